@@ -1,0 +1,339 @@
+//! Typed requests and replies between the monitor and a session, one enum per phase, with a
+//! bounded decoder. The monitor decodes only the current phase's requests and treats a
+//! malformed one as the end of the session (DESIGN.md habit 3).
+//!
+//! Wire form: one SEQPACKET message per value: a tag byte, then fields; byte strings are a
+//! u16 length (big endian) and the bytes. Every message is at most limits::IPC_MSG_MAX.
+
+use crate::limits;
+use crate::sys::fdpass;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{OwnedFd, RawFd};
+
+/// A secret (a password): wiped when dropped, never printed.
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(v: Vec<u8>) -> Self {
+        Secret(v)
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // SECURITY: wipe the password; black_box keeps the stores from being elided.
+            wipe(b);
+        }
+    }
+}
+
+#[inline(never)]
+fn wipe(b: &mut u8) {
+    *b = 0;
+    std::hint::black_box(b);
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+/// Pre-login session -> monitor.
+#[derive(Debug)]
+pub enum PreloginRequest {
+    /// USER and PASS as the client sent them (both bounded).
+    Login { user: Vec<u8>, pass: Secret },
+}
+
+/// Monitor -> pre-login session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReply {
+    /// Logged in: the pre-login process must exit now; the monitor starts the post-login one.
+    Ok,
+    /// Refused: answer 530 and go on.
+    Fail,
+    /// Refused, and that was one failure too many: answer 530 and close.
+    FailClose,
+}
+
+/// Post-login session -> monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostloginRequest {
+    /// Connect to the client from ftp_data_port for an active-mode transfer. `addr` is
+    /// honoured only with port_promiscuous=YES; otherwise the monitor uses the control peer.
+    DataConnect { port: u16, addr: Option<IpAddr> },
+}
+
+/// Monitor -> post-login session.
+#[derive(Debug)]
+pub enum DataReply {
+    Connected(OwnedFd),
+    Failed(i32),
+}
+
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn new(tag: u8) -> Self {
+        Enc(vec![tag])
+    }
+    fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+        if b.len() > u16::MAX as usize {
+            return Err(bad("field too long"));
+        }
+        self.0.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        self.0.extend_from_slice(b);
+        Ok(())
+    }
+    fn finish(self) -> io::Result<Vec<u8>> {
+        if self.0.len() > limits::IPC_MSG_MAX {
+            return Err(bad("message too long"));
+        }
+        Ok(self.0)
+    }
+}
+
+struct Dec<'a>(&'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn bytes(&mut self, max: usize) -> io::Result<&'a [u8]> {
+        if self.0.len() < 2 {
+            return Err(bad("truncated"));
+        }
+        let n = u16::from_be_bytes([self.0[0], self.0[1]]) as usize;
+        if n > max || self.0.len() < 2 + n {
+            return Err(bad("field length"));
+        }
+        let v = &self.0[2..2 + n];
+        self.0 = &self.0[2 + n..];
+        Ok(v)
+    }
+    fn end(&self) -> io::Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(bad("trailing bytes"))
+        }
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("malformed IPC message: {what}"),
+    )
+}
+
+const T_LOGIN: u8 = 1;
+const T_LOGIN_OK: u8 = 2;
+const T_LOGIN_FAIL: u8 = 3;
+const T_LOGIN_FAIL_CLOSE: u8 = 4;
+const T_DATA_CONNECT: u8 = 5;
+const T_DATA_OK: u8 = 6;
+const T_DATA_FAIL: u8 = 7;
+
+impl PreloginRequest {
+    pub fn encode(&self) -> io::Result<Vec<u8>> {
+        match self {
+            PreloginRequest::Login { user, pass } => {
+                let mut e = Enc::new(T_LOGIN);
+                e.bytes(user)?;
+                e.bytes(pass.expose())?;
+                e.finish()
+            }
+        }
+    }
+    pub fn decode(m: &[u8]) -> io::Result<Self> {
+        let (&tag, rest) = m.split_first().ok_or_else(|| bad("empty"))?;
+        let mut d = Dec(rest);
+        match tag {
+            T_LOGIN => {
+                let user = d.bytes(limits::USER_MAX)?.to_vec();
+                let pass = Secret::new(d.bytes(limits::PASS_MAX)?.to_vec());
+                d.end()?;
+                Ok(PreloginRequest::Login { user, pass })
+            }
+            _ => Err(bad("unexpected request in the pre-login phase")),
+        }
+    }
+}
+
+impl LoginReply {
+    pub fn encode(self) -> Vec<u8> {
+        vec![match self {
+            LoginReply::Ok => T_LOGIN_OK,
+            LoginReply::Fail => T_LOGIN_FAIL,
+            LoginReply::FailClose => T_LOGIN_FAIL_CLOSE,
+        }]
+    }
+    pub fn decode(m: &[u8]) -> io::Result<Self> {
+        match m {
+            [T_LOGIN_OK] => Ok(LoginReply::Ok),
+            [T_LOGIN_FAIL] => Ok(LoginReply::Fail),
+            [T_LOGIN_FAIL_CLOSE] => Ok(LoginReply::FailClose),
+            _ => Err(bad("bad login reply")),
+        }
+    }
+}
+
+impl PostloginRequest {
+    pub fn encode(&self) -> io::Result<Vec<u8>> {
+        match self {
+            PostloginRequest::DataConnect { port, addr } => {
+                let mut e = Enc::new(T_DATA_CONNECT);
+                e.0.extend_from_slice(&port.to_be_bytes());
+                match addr {
+                    None => e.bytes(b"")?,
+                    Some(a) => e.bytes(a.to_string().as_bytes())?,
+                }
+                e.finish()
+            }
+        }
+    }
+    pub fn decode(m: &[u8]) -> io::Result<Self> {
+        let (&tag, rest) = m.split_first().ok_or_else(|| bad("empty"))?;
+        match tag {
+            T_DATA_CONNECT => {
+                if rest.len() < 2 {
+                    return Err(bad("truncated"));
+                }
+                let port = u16::from_be_bytes([rest[0], rest[1]]);
+                let mut d = Dec(&rest[2..]);
+                let a = d.bytes(64)?;
+                d.end()?;
+                let addr = if a.is_empty() {
+                    None
+                } else {
+                    let s = std::str::from_utf8(a).map_err(|_| bad("address"))?;
+                    Some(s.parse().map_err(|_| bad("address"))?)
+                };
+                Ok(PostloginRequest::DataConnect { port, addr })
+            }
+            _ => Err(bad("unexpected request in the post-login phase")),
+        }
+    }
+}
+
+/// Send a message on the IPC socket, optionally with a descriptor.
+pub fn send(sock: RawFd, msg: &[u8], fd: Option<RawFd>) -> io::Result<()> {
+    fdpass::send(sock, msg, fd)
+}
+
+/// Receive one message; Ok(None) when the other side closed.
+pub fn recv(sock: RawFd) -> io::Result<Option<(Vec<u8>, Option<OwnedFd>)>> {
+    let mut buf = vec![0u8; limits::IPC_MSG_MAX];
+    let (n, fd) = fdpass::recv(sock, &mut buf)?;
+    if n == 0 && fd.is_none() {
+        return Ok(None);
+    }
+    buf.truncate(n);
+    Ok(Some((buf, fd)))
+}
+
+impl DataReply {
+    pub fn send(self, sock: RawFd) -> io::Result<()> {
+        match self {
+            DataReply::Connected(fd) => send(
+                sock,
+                &[T_DATA_OK],
+                Some(std::os::fd::AsRawFd::as_raw_fd(&fd)),
+            ),
+            DataReply::Failed(errno) => {
+                let mut m = vec![T_DATA_FAIL];
+                m.extend_from_slice(&errno.to_be_bytes());
+                send(sock, &m, None)
+            }
+        }
+    }
+    pub fn recv(sock: RawFd) -> io::Result<Self> {
+        match recv(sock)? {
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "monitor went away",
+            )),
+            Some((m, fd)) => match (m.as_slice(), fd) {
+                ([T_DATA_OK], Some(fd)) => Ok(DataReply::Connected(fd)),
+                ([T_DATA_FAIL, a, b, c, d], None) => {
+                    Ok(DataReply::Failed(i32::from_be_bytes([*a, *b, *c, *d])))
+                }
+                _ => Err(bad("bad data reply")),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_round_trip() {
+        let r = PreloginRequest::Login {
+            user: b"anonymous".to_vec(),
+            pass: Secret::new(b"a@b".to_vec()),
+        };
+        let m = r.encode().unwrap();
+        match PreloginRequest::decode(&m).unwrap() {
+            PreloginRequest::Login { user, pass } => {
+                assert_eq!(user, b"anonymous");
+                assert_eq!(pass.expose(), b"a@b");
+            }
+        }
+    }
+
+    #[test]
+    fn login_bounds_enforced() {
+        let mut m = vec![T_LOGIN];
+        m.extend_from_slice(&((limits::USER_MAX + 1) as u16).to_be_bytes());
+        m.extend(std::iter::repeat(b'a').take(limits::USER_MAX + 1));
+        m.extend_from_slice(&[0, 0]);
+        assert!(PreloginRequest::decode(&m).is_err());
+        assert!(PreloginRequest::decode(&[]).is_err());
+        assert!(PreloginRequest::decode(&[T_LOGIN, 0]).is_err());
+        assert!(
+            PreloginRequest::decode(&[T_DATA_CONNECT, 0, 20, 0, 0]).is_err(),
+            "wrong phase"
+        );
+        let ok = PreloginRequest::Login {
+            user: b"u".to_vec(),
+            pass: Secret::new(vec![]),
+        }
+        .encode()
+        .unwrap();
+        let mut trailing = ok.clone();
+        trailing.push(0);
+        assert!(PreloginRequest::decode(&trailing).is_err());
+    }
+
+    #[test]
+    fn data_connect_round_trip() {
+        for r in [
+            PostloginRequest::DataConnect {
+                port: 4000,
+                addr: None,
+            },
+            PostloginRequest::DataConnect {
+                port: 1,
+                addr: Some("127.0.0.2".parse().unwrap()),
+            },
+            PostloginRequest::DataConnect {
+                port: 65535,
+                addr: Some("::1".parse().unwrap()),
+            },
+        ] {
+            assert_eq!(PostloginRequest::decode(&r.encode().unwrap()).unwrap(), r);
+        }
+        assert!(PostloginRequest::decode(&[T_LOGIN]).is_err(), "wrong phase");
+    }
+
+    #[test]
+    fn secret_debug_hidden() {
+        assert_eq!(format!("{:?}", Secret::new(b"pw".to_vec())), "<hidden>");
+    }
+}

@@ -1,0 +1,45 @@
+//! Every size and count bound that input from the network, the IPC channel or a
+//! configuration file can hit, in one place. A value over a bound is rejected with a
+//! clear reply or error, never truncated silently.
+//!
+//! Trusts nothing; run by every process.
+
+/// Longest FTP command line accepted, in bytes, including the final CRLF. vsftpd uses 4096
+/// too; a longer line gets `500 Input line too long.` and the connection is closed, so a
+/// long line is never split into several commands.
+pub const CMD_LINE_MAX: usize = 4096;
+
+/// Longest user name accepted at USER (vsftpd: 128).
+pub const USER_MAX: usize = 128;
+
+/// Longest password accepted at PASS (vsftpd: 128).
+pub const PASS_MAX: usize = 128;
+
+/// Longest virtual path, after resolution against the current directory (Linux PATH_MAX).
+pub const PATH_MAX: usize = 4096;
+
+/// Largest configuration file read, in bytes (vsftpd: 100000).
+pub const CONFIG_FILE_MAX: u64 = 100_000;
+
+/// Largest list file read (banned e-mails, ftpusers, user_list), in bytes.
+pub const LIST_FILE_MAX: u64 = 1_000_000;
+
+/// Largest banner_file and message_file shown, in bytes (vsftpd: 4000).
+pub const MESSAGE_FILE_MAX: u64 = 4000;
+
+/// How many directories' message files a session shows once each (vsftpd: 100).
+pub const MESSAGE_DIRS_REMEMBERED: usize = 100;
+
+/// Work budget of one glob match (steps of the matcher), so a hostile pattern cannot
+/// burn CPU (vsftpd caps its matcher at 1000 iterations per name).
+pub const GLOB_STEPS_MAX: u32 = 10_000;
+
+/// Most entries one directory listing reads; past this the listing is cut and says so.
+pub const LIST_ENTRIES_MAX: usize = 1_000_000;
+
+/// Largest IPC message between monitor and session, in bytes.
+pub const IPC_MSG_MAX: usize = 1024;
+
+/// Most failed logins recorded by the monitor before it ends the session, whatever the
+/// configuration says (max_login_fails is capped at this).
+pub const LOGIN_FAILS_HARD_MAX: u32 = 100;

@@ -1,0 +1,126 @@
+//! Login policy: which USER/PASS pairs log in, and as what. Run by the monitor (as root,
+//! before any session has the user's identity) and, in development mode, by the single
+//! session process. Local (system) users arrive with issue 3; today only anonymous.
+
+use crate::config::Config;
+use crate::ipc::LoginReply;
+use crate::limits;
+use crate::log;
+use crate::session::prelogin::is_anonymous_name;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// What a successful login is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Anonymous,
+}
+
+/// Read a list file (banned e-mails): one entry a line, blank lines and `#` comments
+/// skipped, bounded by limits::LIST_FILE_MAX.
+pub fn read_list(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(limits::LIST_FILE_MAX).read_to_end(&mut buf)?;
+    Ok(buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .map(|l| l.to_vec())
+        .collect())
+}
+
+/// A user name the monitor will consider at all: bounded, printable, no spaces, not
+/// starting with '-' (vsftpd's rules).
+pub fn plausible_user(user: &[u8]) -> bool {
+    !user.is_empty()
+        && user.len() <= limits::USER_MAX
+        && user.iter().all(|&b| b.is_ascii_graphic() || b >= 0x80)
+        && user[0] != b'-'
+}
+
+/// Decide a login. The monitor calls this with exactly what the client sent.
+pub fn check(cfg: &Config, banned_emails: &[Vec<u8>], user: &[u8], pass: &[u8]) -> Option<Login> {
+    // SECURITY: the pre-login process is untrusted: re-check every bound here.
+    if !plausible_user(user) || pass.len() > limits::PASS_MAX {
+        return None;
+    }
+    if is_anonymous_name(user) {
+        if !cfg.anonymous_enable {
+            return None;
+        }
+        // SECURITY: deny_email_enable refuses listed anonymous passwords (exact match).
+        if cfg.deny_email_enable && banned_emails.iter().any(|b| b.as_slice() == pass) {
+            return None;
+        }
+        return Some(Login::Anonymous);
+    }
+    None
+}
+
+/// Count and log a login attempt, sleep after a failure, and turn it into the reply for
+/// the pre-login process: after max_login_fails failures the session is closed.
+pub fn account(
+    cfg: &Config,
+    fails: &mut u32,
+    ok: bool,
+    peer: SocketAddr,
+    user: &[u8],
+) -> LoginReply {
+    let who = log::escape(user);
+    if ok {
+        log::info(&format!("[{who}] OK LOGIN: Client \"{}\"", peer.ip()));
+        if cfg.delay_successful_login > 0 {
+            std::thread::sleep(Duration::from_secs(cfg.delay_successful_login.into()));
+        }
+        return LoginReply::Ok;
+    }
+    log::info(&format!("[{who}] FAIL LOGIN: Client \"{}\"", peer.ip()));
+    *fails += 1;
+    if cfg.delay_failed_login > 0 {
+        std::thread::sleep(Duration::from_secs(cfg.delay_failed_login.into()));
+    }
+    if *fails >= cfg.max_login_fails.clamp(1, limits::LOGIN_FAILS_HARD_MAX) {
+        LoginReply::FailClose
+    } else {
+        LoginReply::Fail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_rules() {
+        let mut cfg = Config::default();
+        cfg.anonymous_enable = true;
+        assert_eq!(
+            check(&cfg, &[], b"anonymous", b"a@b"),
+            Some(Login::Anonymous)
+        );
+        assert_eq!(check(&cfg, &[], b"FTP", b""), Some(Login::Anonymous));
+        assert_eq!(check(&cfg, &[], b"root", b"x"), None);
+        cfg.deny_email_enable = true;
+        let banned = vec![b"bad@x".to_vec()];
+        assert_eq!(check(&cfg, &banned, b"ftp", b"bad@x"), None);
+        assert_eq!(
+            check(&cfg, &banned, b"ftp", b"good@x"),
+            Some(Login::Anonymous)
+        );
+        cfg.anonymous_enable = false;
+        assert_eq!(check(&cfg, &[], b"anonymous", b"a@b"), None);
+    }
+
+    #[test]
+    fn implausible_users_refused() {
+        assert!(!plausible_user(b""));
+        assert!(!plausible_user(b"a b"));
+        assert!(!plausible_user(b"-x"));
+        assert!(!plausible_user(b"a\0b"));
+        assert!(!plausible_user(&vec![b'a'; limits::USER_MAX + 1]));
+        assert!(plausible_user(b"anonymous"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Command lines: Telnet control sequences removed, the verb (upper-cased ASCII) split from
+//! the argument (raw bytes, not necessarily UTF-8). Pure; trusts nothing; run by sessions.
+
+/// One parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Upper-cased verb; empty for an empty line. A verb with bytes other than ASCII
+    /// letters, digits and '@' is kept as given so it falls through to "500 Unknown command".
+    pub verb: String,
+    /// Everything after the first space; None when absent or empty.
+    pub arg: Option<Vec<u8>>,
+}
+
+const IAC: u8 = 255;
+const WILL: u8 = 251;
+const DONT: u8 = 254;
+
+/// Remove Telnet commands (RFC 854) that clients send on the control connection, e.g.
+/// `IAC IP IAC DM` before ABOR: IAC IAC is a literal 255; IAC WILL/WONT/DO/DONT x drops
+/// three bytes; any other IAC x drops two. A lone trailing IAC is dropped.
+pub fn strip_telnet(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if b != IAC {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match line.get(i + 1) {
+            Some(&IAC) => {
+                out.push(IAC);
+                i += 2;
+            }
+            Some(&c) if (WILL..=DONT).contains(&c) => i += 3,
+            Some(_) => i += 2,
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// Parse a line with its line ending already removed (see `trim_eol`).
+pub fn parse(line: &[u8]) -> Command {
+    let clean = strip_telnet(line);
+    // The Telnet Data Mark sent as urgent data arrives inline (SO_OOBINLINE) as byte 242
+    // right after the IAC that strip_telnet consumed, or alone when IAC was split off; a
+    // leading one is noise before the verb.
+    let mut s: &[u8] = &clean;
+    while let Some((&first, rest)) = s.split_first() {
+        if first == 242 || first == b' ' {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    let (verb, arg) = match s.iter().position(|&b| b == b' ') {
+        Some(p) => (&s[..p], Some(&s[p + 1..])),
+        None => (s, None),
+    };
+    let verb = String::from_utf8_lossy(verb).to_ascii_uppercase();
+    let arg = arg.filter(|a| !a.is_empty()).map(|a| a.to_vec());
+    Command { verb, arg }
+}
+
+/// Remove the line ending: the final LF and any CRs before it (a bare LF is accepted). An
+/// embedded NUL is kept here and refused later where it matters (paths).
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    if end > 0 && line[end - 1] == b'\n' {
+        end -= 1;
+    }
+    while end > 0 && line[end - 1] == b'\r' {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// True when the verb is made only of characters FTP verbs use.
+pub fn plausible_verb(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 8 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_and_args() {
+        assert_eq!(
+            parse(b"user anonymous"),
+            Command {
+                verb: "USER".into(),
+                arg: Some(b"anonymous".to_vec())
+            }
+        );
+        assert_eq!(
+            parse(b"PWD"),
+            Command {
+                verb: "PWD".into(),
+                arg: None
+            }
+        );
+        assert_eq!(
+            parse(b"CWD "),
+            Command {
+                verb: "CWD".into(),
+                arg: None
+            }
+        );
+        assert_eq!(
+            parse(b"RETR a b  c"),
+            Command {
+                verb: "RETR".into(),
+                arg: Some(b"a b  c".to_vec())
+            }
+        );
+        assert_eq!(
+            parse(b""),
+            Command {
+                verb: "".into(),
+                arg: None
+            }
+        );
+        assert_eq!(
+            parse(b"RETR \xff\xfe"),
+            Command {
+                verb: "RETR".into(),
+                arg: Some(vec![0xff])
+            },
+            "IAC x dropped"
+        );
+    }
+
+    #[test]
+    fn telnet_sequences() {
+        assert_eq!(
+            parse(b"\xff\xf4\xff\xf2ABOR"),
+            Command {
+                verb: "ABOR".into(),
+                arg: None
+            }
+        );
+        assert_eq!(
+            parse(b"\xf2ABOR"),
+            Command {
+                verb: "ABOR".into(),
+                arg: None
+            }
+        );
+        assert_eq!(strip_telnet(b"a\xff\xffb"), b"a\xffb");
+        assert_eq!(strip_telnet(b"a\xff\xfb\x01b"), b"ab");
+        assert_eq!(strip_telnet(b"a\xff"), b"a");
+    }
+
+    #[test]
+    fn line_endings() {
+        assert_eq!(trim_eol(b"NOOP\r\n"), b"NOOP");
+        assert_eq!(trim_eol(b"NOOP\n"), b"NOOP");
+        assert_eq!(trim_eol(b"NOOP\r\r\n"), b"NOOP");
+        assert_eq!(trim_eol(b"NOOP"), b"NOOP");
+    }
+
+    #[test]
+    fn verb_plausibility() {
+        assert!(plausible_verb("P@SW"));
+        assert!(plausible_verb("RETR"));
+        assert!(!plausible_verb("GET /"));
+        assert!(!plausible_verb("\u{fffd}"));
+        assert!(!plausible_verb(""));
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure, I/O-free FTP protocol helpers: command lines, virtual paths, `ls -l` formatting, bounded glob
+//! matching, PORT/EPRT/PASV/EPSV arguments and ASCII-mode conversion.
+//!
+//! Owns: nothing but computation. No module here opens a file, reads a clock, touches a socket
+//! or calls into libc; callers pass in every fact (stat results, the current time, addresses).
+//! Trusts: nothing that comes from the client. Every function taking client bytes bounds its
+//! work and its output and reports malformed input as a value, never a panic.
+//! Run by: the session processes (pre-login and post-login) and their transfer children.
+
+pub mod addr;
+pub mod ascii;
+pub mod command;
+pub mod glob;
+pub mod listing;
+pub mod path;

@@ -1,0 +1,121 @@
+//! Data connections: passive listeners (PASV, EPSV) and active targets (PORT, EPRT), and
+//! opening the connection when a transfer starts, with the address checks that stop
+//! connection theft and bounce attacks. Runs in the post-login session.
+
+use crate::config::Config;
+use crate::ipc::{self, DataReply, PostloginRequest};
+use crate::sys;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+/// What the last PASV/EPSV/PORT/EPRT set up.
+pub enum Setup {
+    None,
+    Passive(TcpListener),
+    Active(SocketAddr),
+}
+
+/// Why a data connection could not be opened, as the reply the client gets.
+#[derive(Debug)]
+pub enum OpenError {
+    /// 425 Use PORT or PASV first.
+    NotSetUp,
+    /// 425 Failed to establish connection.
+    Failed,
+    /// 425 Security: Bad IP connecting.
+    BadIp,
+}
+
+impl OpenError {
+    pub fn reply(&self) -> (u16, &'static str) {
+        match self {
+            OpenError::NotSetUp => (425, "Use PORT or PASV first."),
+            OpenError::Failed => (425, "Failed to establish connection."),
+            OpenError::BadIp => (425, "Security: Bad IP connecting."),
+        }
+    }
+}
+
+fn random() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+/// Listen for a passive connection on the control connection's local address.
+pub fn listen(cfg: &Config, local: IpAddr) -> io::Result<TcpListener> {
+    sys::net::listen_in_range(
+        local,
+        cfg.pasv_min_port as u16,
+        cfg.pasv_max_port as u16,
+        random,
+    )
+}
+
+/// Open the data connection the client set up.
+pub fn open(
+    cfg: &Config,
+    setup: Setup,
+    peer: SocketAddr,
+    local: SocketAddr,
+    broker: Option<&OwnedFd>,
+) -> Result<TcpStream, OpenError> {
+    match setup {
+        Setup::None => Err(OpenError::NotSetUp),
+        Setup::Passive(listener) => {
+            let timeout =
+                (cfg.accept_timeout > 0).then(|| Duration::from_secs(cfg.accept_timeout.into()));
+            match sys::io::poll_readable(&[listener.as_raw_fd()], timeout) {
+                Ok(sys::io::Ready::Fd(_)) => {}
+                _ => return Err(OpenError::Failed),
+            }
+            let (stream, from) = listener.accept().map_err(|_| OpenError::Failed)?;
+            // SECURITY: only the control peer may connect, or anyone could steal the data.
+            if !cfg.pasv_promiscuous && sys::net::unmap(from).ip() != peer.ip() {
+                crate::log::warn(&format!(
+                    "refused a passive data connection from {} (client is {})",
+                    from.ip(),
+                    peer.ip()
+                ));
+                return Err(OpenError::BadIp);
+            }
+            Ok(stream)
+        }
+        Setup::Active(target) => {
+            let timeout = Duration::from_secs(cfg.connect_timeout.max(1).into());
+            match (cfg.connect_from_port_20, broker) {
+                (true, Some(sock)) => {
+                    let addr = if cfg.port_promiscuous {
+                        Some(target.ip())
+                    } else {
+                        None
+                    };
+                    let req = PostloginRequest::DataConnect {
+                        port: target.port(),
+                        addr,
+                    };
+                    let msg = req.encode().map_err(|_| OpenError::Failed)?;
+                    ipc::send(sock.as_raw_fd(), &msg, None).map_err(|_| OpenError::Failed)?;
+                    match DataReply::recv(sock.as_raw_fd()) {
+                        Ok(DataReply::Connected(fd)) => Ok(TcpStream::from(fd)),
+                        _ => Err(OpenError::Failed),
+                    }
+                }
+                _ => {
+                    let _ = local;
+                    TcpStream::connect_timeout(&target, timeout).map_err(|_| OpenError::Failed)
+                }
+            }
+        }
+    }
+}
+
+/// Check a PORT/EPRT target: the control peer's address and an unprivileged port, unless
+/// port_promiscuous=YES.
+pub fn active_allowed(cfg: &Config, target: SocketAddr, peer: SocketAddr) -> bool {
+    // SECURITY: bounce protection: no connections to third parties or to privileged ports.
+    cfg.port_promiscuous || (target.ip() == peer.ip() && target.port() >= 1024)
+}

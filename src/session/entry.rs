@@ -1,0 +1,194 @@
+//! Start of every connection: decide the mode, load the configuration, gather what must be
+//! read before any fork or chroot (addresses, banner, banned e-mails), then hand over to
+//! the monitor (root) or to development mode (not root, or run_as_launching_user=YES).
+//! Runs in the launched process (root under inetd) and in each standalone child.
+
+use crate::cli::Args;
+use crate::config::Config;
+use crate::ipc::{LoginReply, Secret};
+use crate::log;
+use crate::monitor::{self, auth};
+use crate::session::{control::Control, postlogin, prelogin};
+use crate::sys;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a connection needs that is read before any fork or chroot.
+pub struct Prepared {
+    pub cfg: Config,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub banner: Option<Vec<Vec<u8>>>,
+    pub banned_emails: Vec<Vec<u8>>,
+}
+
+/// Tell the client the service is not available and log why; nothing else reaches it.
+pub fn refuse_client(why: &str) {
+    log::error(why);
+    let _ = sys::io::write_all(
+        0,
+        b"421 Service not available (server error; see the system log).\r\n",
+    );
+}
+
+pub fn run(args: Args) -> i32 {
+    let inetd = sys::net::is_socket(0);
+    if inetd {
+        // Under inetd 1 and 2 are the client's socket: nothing but replies may reach it.
+        let _ = sys::io::null_stdout_stderr();
+    }
+    log::install_panic_hook();
+    sys::process::ignore_sigpipe();
+    let (cfg, warnings) = match crate::cli::load_config(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            if inetd && !args.check_only {
+                crate::sys::syslog::open();
+                refuse_client(&format!("configuration error: {e}"));
+            } else {
+                eprintln!("rsftpd: {e}");
+            }
+            return 1;
+        }
+    };
+    log::init(cfg.syslog_enable);
+    for w in &warnings {
+        log::warn(&format!("warning: {w}"));
+        if !inetd {
+            eprintln!("rsftpd: warning: {w}");
+        }
+    }
+    if cfg.listen {
+        return crate::standalone::run(cfg);
+    }
+    if !inetd {
+        eprintln!(
+            "rsftpd: standard input is not a socket: start rsftpd from inetd/xinetd (see rsftpd(8)), or set listen=YES to run standalone"
+        );
+        return 1;
+    }
+    serve_connection(cfg)
+}
+
+/// Serve the client whose control connection is on fd 0.
+pub fn serve_connection(cfg: Config) -> i32 {
+    let (local, peer) = match sys::net::endpoints(0) {
+        Ok(x) => x,
+        Err(e) => {
+            log::error(&format!(
+                "cannot read the control connection's addresses: {e}"
+            ));
+            return 1;
+        }
+    };
+    let _ = sys::net::tune_control(0);
+    let _ = sys::process::limit(sys::process::Resource::Core, 0);
+    if cfg.use_localtime {
+        sys::time::load_zone();
+    }
+    log::info(&format!("CONNECT: Client \"{}\"", peer.ip()));
+    let banner = match &cfg.banner_file {
+        Some(p) => match crate::session::read_message(std::path::Path::new(p)) {
+            Some(lines) => Some(lines),
+            None => {
+                refuse_client(&format!("cannot read banner_file {p}"));
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let banned_emails = if cfg.deny_email_enable {
+        match auth::read_list(std::path::Path::new(&cfg.banned_email_file)) {
+            Ok(v) => v,
+            Err(e) => {
+                refuse_client(&format!(
+                    "cannot read banned_email_file {}: {e}",
+                    cfg.banned_email_file
+                ));
+                return 1;
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let prep = Prepared {
+        cfg,
+        local,
+        peer,
+        banner,
+        banned_emails,
+    };
+    if sys::process::is_root() && !prep.cfg.run_as_launching_user {
+        monitor::run(&prep)
+    } else {
+        development(&prep)
+    }
+}
+
+/// Development mode: no monitor, no chroot, no identity change. One process serves the
+/// anonymous tree as the launching user (what `make run` uses).
+struct LocalAuth<'a> {
+    prep: &'a Prepared,
+    fails: u32,
+}
+
+impl prelogin::Authenticator for LocalAuth<'_> {
+    fn login(&mut self, user: &[u8], pass: Secret) -> std::io::Result<LoginReply> {
+        let verdict = auth::check(
+            &self.prep.cfg,
+            &self.prep.banned_emails,
+            user,
+            pass.expose(),
+        );
+        Ok(auth::account(
+            &self.prep.cfg,
+            &mut self.fails,
+            verdict.is_some(),
+            self.prep.peer,
+            user,
+        ))
+    }
+}
+
+fn idle(cfg: &Config) -> Option<Duration> {
+    (cfg.idle_session_timeout > 0).then(|| Duration::from_secs(cfg.idle_session_timeout.into()))
+}
+
+fn development(prep: &Prepared) -> i32 {
+    let cfg = &prep.cfg;
+    let mut ctl = Control::new(0, idle(cfg));
+    if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref()).is_err() {
+        return 0;
+    }
+    let mut a = LocalAuth { prep, fails: 0 };
+    let user = match prelogin::run(&mut ctl, cfg, &mut a) {
+        Ok(prelogin::Outcome::LoggedIn { user }) => user,
+        _ => return 0,
+    };
+    let root = match &cfg.anon_root {
+        Some(r) => PathBuf::from(r),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+    let ctx = postlogin::Context {
+        cfg: cfg.clone(),
+        local: prep.local,
+        peer: prep.peer,
+        root,
+        anonymous: true,
+        user,
+        broker: None,
+    };
+    match postlogin::run(ctl, ctx) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error(&format!("session ended: {e}"));
+            1
+        }
+    }
+}
+
+/// The idle timeout from the configuration (0 = none).
+pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
+    idle(cfg)
+}

@@ -1,0 +1,837 @@
+//! The post-login command loop: one dispatch table (verb, argument rule, needs write,
+//! handler) for everything a logged-in client may do, data connections and transfers, and
+//! the control commands served while a transfer runs (ABOR, STAT, NOOP, QUIT). Runs with
+//! the user's identity inside the user's jail (or, in development mode, unjailed as the
+//! launching user with `root` as the served tree).
+
+use super::control::{Control, Input};
+use super::data::{self, Setup};
+use super::dirlist::{self, ListJob, Target};
+use super::transfer::{self, Job, Outcome};
+use crate::config::Config;
+use crate::log;
+use crate::proto::{addr, command, glob, listing, path};
+use crate::sys;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the post-login session is, handed over by the monitor (or development mode).
+pub struct Context {
+    pub cfg: Config,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    /// The real directory that is "/" for the client: "/" when chrooted.
+    pub root: PathBuf,
+    pub anonymous: bool,
+    /// The account name shown in STAT and logs.
+    pub user: Vec<u8>,
+    /// IPC channel to the monitor (port-20 sockets); None in development mode.
+    pub broker: Option<OwnedFd>,
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArgRule {
+    None,
+    Required,
+    Optional,
+}
+
+type Handler = fn(&mut Session, Option<&[u8]>) -> io::Result<Flow>;
+
+struct Verb {
+    name: &'static str,
+    arg: ArgRule,
+    /// Changes the file system: refused with 550 unless writes are allowed.
+    write: bool,
+    handler: Handler,
+}
+
+const fn v(name: &'static str, arg: ArgRule, write: bool, handler: Handler) -> Verb {
+    Verb {
+        name,
+        arg,
+        write,
+        handler,
+    }
+}
+
+use ArgRule::{None as No, Optional as Opt, Required as Req};
+
+/// The one dispatch table of the post-login session.
+static VERBS: &[Verb] = &[
+    v("ABOR", No, false, Session::abor_idle),
+    v("ACCT", Opt, false, Session::not_implemented),
+    v("ALLO", Req, false, |s, _| {
+        s.reply(202, "ALLO command ignored.")
+    }),
+    v("APPE", Req, true, Session::not_implemented),
+    v("AUTH", Opt, false, Session::not_implemented),
+    v("CCC", No, false, Session::not_implemented),
+    v("CDUP", No, false, |s, _| s.cwd(b"..")),
+    v("CWD", Req, false, |s, a| s.cwd(a.unwrap_or(b""))),
+    v("DELE", Req, true, Session::not_implemented),
+    v("EPRT", Req, false, Session::eprt),
+    v("EPSV", Opt, false, Session::epsv),
+    v("FEAT", No, false, |s, _| {
+        let lines = super::feat_lines(&s.cfg);
+        s.ctl.reply_multi(211, "Features:", &lines, "End")?;
+        Ok(Flow::Continue)
+    }),
+    v("HELP", Opt, false, |s, _| {
+        s.ctl.reply_multi(
+            214,
+            "The following commands are recognized.",
+            &super::help_lines(),
+            "Help OK.",
+        )?;
+        Ok(Flow::Continue)
+    }),
+    v("HOST", Opt, false, Session::not_implemented),
+    v("LANG", Opt, false, Session::not_implemented),
+    v("LIST", Opt, false, |s, a| s.list(a, true)),
+    v("MDTM", Req, false, Session::mdtm),
+    v("MFMT", Req, true, Session::not_implemented),
+    v("MKD", Req, true, Session::not_implemented),
+    v("MLSD", Opt, false, Session::not_implemented),
+    v("MLST", Opt, false, Session::not_implemented),
+    v("MODE", Req, false, |s, a| {
+        if a.is_some_and(|m| m.eq_ignore_ascii_case(b"S")) {
+            s.reply(200, "Mode set to S.")
+        } else {
+            s.reply(504, "Bad MODE command.")
+        }
+    }),
+    v("NLST", Opt, false, |s, a| s.list(a, false)),
+    v("NOOP", No, false, |s, _| s.reply(200, "NOOP ok.")),
+    v("OPTS", Req, false, |s, a| {
+        super::prelogin::opts(&mut s.ctl, a)?;
+        Ok(Flow::Continue)
+    }),
+    v("P@SW", No, false, Session::pasv),
+    v("PASS", Opt, false, |s, _| {
+        s.reply(230, "Already logged in.")
+    }),
+    v("PASV", No, false, Session::pasv),
+    v("PBSZ", Opt, false, Session::not_implemented),
+    v("PORT", Req, false, Session::port),
+    v("PROT", Opt, false, Session::not_implemented),
+    v("PWD", No, false, Session::pwd),
+    v("QUIT", No, false, |s, _| {
+        s.reply(221, "Goodbye.")?;
+        Ok(Flow::Quit)
+    }),
+    v("REIN", Opt, false, Session::not_implemented),
+    v("REST", Req, false, Session::rest),
+    v("RETR", Req, false, Session::retr),
+    v("RMD", Req, true, Session::not_implemented),
+    v("RNFR", Req, true, Session::not_implemented),
+    v("RNTO", Req, true, Session::not_implemented),
+    v("SITE", Opt, true, Session::not_implemented),
+    v("SIZE", Req, false, Session::size),
+    v("SMNT", Opt, false, Session::not_implemented),
+    v("STAT", Opt, false, Session::stat),
+    v("STOR", Req, true, Session::not_implemented),
+    v("STOU", Opt, true, Session::not_implemented),
+    v("STRU", Req, false, |s, a| {
+        if a.is_some_and(|m| m.eq_ignore_ascii_case(b"F")) {
+            s.reply(200, "Structure set to F.")
+        } else {
+            s.reply(504, "Bad STRU command.")
+        }
+    }),
+    v("SYST", No, false, |s, _| s.reply(215, "UNIX Type: L8")),
+    v("TYPE", Req, false, Session::type_),
+    v("USER", Opt, false, |s, a| {
+        if s.anonymous {
+            s.reply(530, "Can't change from guest user.")
+        } else if a == Some(s.user.as_slice()) {
+            s.reply(331, "Any password will do.")
+        } else {
+            s.reply(530, "Can't change to another user.")
+        }
+    }),
+    v("XCUP", No, false, |s, _| s.cwd(b"..")),
+    v("XCWD", Req, false, |s, a| s.cwd(a.unwrap_or(b""))),
+    v("XMKD", Req, true, Session::not_implemented),
+    v("XPWD", No, false, Session::pwd),
+    v("XRMD", Req, true, Session::not_implemented),
+];
+
+fn lookup(verb: &str) -> Option<&'static Verb> {
+    VERBS
+        .binary_search_by(|v| v.name.cmp(verb))
+        .ok()
+        .map(|i| &VERBS[i])
+}
+
+struct Session {
+    ctl: Control,
+    cfg: Config,
+    local: SocketAddr,
+    peer: SocketAddr,
+    root: PathBuf,
+    anonymous: bool,
+    user: Vec<u8>,
+    broker: Option<OwnedFd>,
+    cwd: Vec<u8>,
+    home: Vec<u8>,
+    ascii: bool,
+    rest: u64,
+    data: Setup,
+    epsv_all: bool,
+    seen_messages: Vec<Vec<u8>>,
+    /// A command line read during a transfer that must wait until the transfer ends.
+    pending: Option<Vec<u8>>,
+}
+
+/// Serve a logged-in client until it quits or goes away.
+pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
+    let mut s = Session {
+        ctl,
+        cfg: ctx.cfg,
+        local: ctx.local,
+        peer: ctx.peer,
+        root: ctx.root,
+        anonymous: ctx.anonymous,
+        user: ctx.user,
+        broker: ctx.broker,
+        cwd: b"/".to_vec(),
+        home: b"/".to_vec(),
+        ascii: false,
+        rest: 0,
+        data: Setup::None,
+        epsv_all: false,
+        seen_messages: Vec::new(),
+        pending: None,
+    };
+    let msg = s.dir_message(b"/".to_vec());
+    s.ctl.reply_with_message(230, &msg, "Login successful.")?;
+    loop {
+        let line = match s.pending.take() {
+            Some(l) => l,
+            None => match s.ctl.read_line()? {
+                Input::Line(l) => l,
+                Input::TooLong => {
+                    s.ctl.reply(500, "Input line too long.")?;
+                    return Ok(());
+                }
+                Input::Eof => return Ok(()),
+                Input::Timeout => {
+                    s.ctl.reply(421, "Timeout.")?;
+                    return Ok(());
+                }
+            },
+        };
+        if let Flow::Quit = s.dispatch(&line)? {
+            return Ok(());
+        }
+    }
+}
+
+impl Session {
+    fn reply(&mut self, code: u16, text: &str) -> io::Result<Flow> {
+        self.ctl.reply(code, text)?;
+        Ok(Flow::Continue)
+    }
+
+    fn dispatch(&mut self, line: &[u8]) -> io::Result<Flow> {
+        let cmd = command::parse(command::trim_eol(line));
+        if cmd.verb.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        let Some(verb) = lookup(&cmd.verb) else {
+            return self.reply(500, "Unknown command.");
+        };
+        let arg = cmd.arg.as_deref();
+        match (verb.arg, arg) {
+            (ArgRule::Required, None) => {
+                return self.reply(501, &format!("{} needs an argument.", verb.name))
+            }
+            (ArgRule::None, Some(_)) => {
+                return self.reply(501, &format!("{} takes no argument.", verb.name))
+            }
+            _ => {}
+        }
+        // SECURITY: one gate for every command that changes the file system. Anonymous
+        // sessions and write_enable=NO get vsftpd's answer.
+        if verb.write && (!self.cfg.write_enable || self.anonymous) {
+            return self.reply(550, "Permission denied.");
+        }
+        let flow = (verb.handler)(self, arg);
+        if verb.name != "REST" {
+            // A restart offset applies to the next command only.
+            self.rest = 0;
+        }
+        flow
+    }
+
+    fn not_implemented(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
+        self.reply(502, "Command not implemented.")
+    }
+
+    fn abor_idle(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
+        self.reply(225, "No transfer to ABOR.")
+    }
+
+    /// Resolve a client path to (virtual, real).
+    fn resolve(&self, arg: &[u8]) -> Option<(Vec<u8>, PathBuf)> {
+        let virt = path::resolve(&self.cwd, arg, &self.home).ok()?;
+        let real = path::to_real(&self.root, &virt);
+        Some((virt, real))
+    }
+
+    fn dir_message(&mut self, virt: Vec<u8>) -> Vec<Vec<u8>> {
+        if !self.cfg.dirmessage_enable || self.seen_messages.contains(&virt) {
+            return Vec::new();
+        }
+        if self.seen_messages.len() >= crate::limits::MESSAGE_DIRS_REMEMBERED {
+            self.seen_messages.remove(0);
+        }
+        let dir = path::to_real(&self.root, &virt);
+        self.seen_messages.push(virt);
+        super::read_message(&dir.join(&self.cfg.message_file)).unwrap_or_default()
+    }
+
+    fn cwd(&mut self, arg: &[u8]) -> io::Result<Flow> {
+        let ok = match self.resolve(arg) {
+            Some((virt, real)) => {
+                let is_dir = std::fs::metadata(&real)
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false);
+                if is_dir && sys::fs::can_search(&real) {
+                    Some(virt)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        match ok {
+            Some(virt) => {
+                self.cwd = virt.clone();
+                let msg = self.dir_message(virt);
+                self.ctl
+                    .reply_with_message(250, &msg, "Directory successfully changed.")?;
+                Ok(Flow::Continue)
+            }
+            None => self.reply(550, "Failed to change directory."),
+        }
+    }
+
+    fn pwd(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
+        let mut text = path::quote_257(&self.cwd);
+        text.extend_from_slice(b" is the current directory");
+        self.ctl.reply_bytes(257, &text)?;
+        Ok(Flow::Continue)
+    }
+
+    fn type_(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        let a: Vec<u8> = arg
+            .unwrap_or(b"")
+            .iter()
+            .filter(|&&b| b != b' ')
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
+        match a.as_slice() {
+            b"A" | b"AN" => {
+                self.ascii = true;
+                self.reply(200, "Switching to ASCII mode.")
+            }
+            b"I" | b"L8" => {
+                self.ascii = false;
+                self.reply(200, "Switching to Binary mode.")
+            }
+            _ => self.reply(500, "Unrecognised TYPE command."),
+        }
+    }
+
+    fn rest(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        let n = std::str::from_utf8(arg.unwrap_or(b""))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        match n {
+            Some(n) if n <= i64::MAX as u64 => {
+                self.rest = n;
+                self.reply(350, &format!("Restart position accepted ({n})."))
+            }
+            _ => {
+                self.rest = 0;
+                self.reply(501, "REST needs a non-negative number.")
+            }
+        }
+    }
+
+    fn size(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        match self
+            .resolve(arg.unwrap_or(b""))
+            .and_then(|(_, real)| std::fs::metadata(real).ok())
+        {
+            Some(md) if md.is_file() => self.reply(213, &md.len().to_string()),
+            _ => self.reply(550, "Could not get file size."),
+        }
+    }
+
+    fn mdtm(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        let a = arg.unwrap_or(b"");
+        let md = self
+            .resolve(a)
+            .and_then(|(_, real)| std::fs::metadata(real).ok());
+        match md {
+            Some(md) if md.is_file() => self.reply(213, &listing::format_mdtm(md.mtime())),
+            _ => {
+                // `MDTM YYYYMMDDHHMMSS file` sets a time: a write, refused here.
+                let is_set =
+                    a.len() > 15 && a[..14].iter().all(u8::is_ascii_digit) && a[14] == b' ';
+                if is_set && (self.anonymous || !self.cfg.write_enable) {
+                    self.reply(550, "Permission denied.")
+                } else {
+                    self.reply(550, "Could not get file modification time.")
+                }
+            }
+        }
+    }
+
+    fn stat(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        match arg {
+            None => {
+                let lines: Vec<Vec<u8>> = [
+                    format!("     Connected to {}", self.peer.ip()),
+                    format!("     Logged in as {}", String::from_utf8_lossy(&self.user)),
+                    format!("     TYPE: {}", if self.ascii { "ASCII" } else { "BINARY" }),
+                    "     No session bandwidth limit".to_string(),
+                    format!(
+                        "     Session timeout in seconds is {}",
+                        self.cfg.idle_session_timeout
+                    ),
+                    "     Control connection is plain text".to_string(),
+                    "     Data connections will be plain text".to_string(),
+                ]
+                .into_iter()
+                .map(String::into_bytes)
+                .collect();
+                self.ctl
+                    .reply_multi(211, "FTP server status:", &lines, "End of status")?;
+                Ok(Flow::Continue)
+            }
+            Some(a) => {
+                if !self.cfg.dirlist_enable {
+                    return self.reply(550, "Permission denied.");
+                }
+                let job = match self.list_job(Some(a), true) {
+                    Some(j) => j,
+                    None => return self.reply(550, "Permission denied."),
+                };
+                let mut lines = LineCollector(Vec::new());
+                match dirlist::produce(&job, &mut lines) {
+                    Err(dirlist::ListError::TooComplex) => self.reply(550, "Pattern too complex."),
+                    _ => {
+                        self.ctl
+                            .reply_multi(213, "Status follows:", &lines.0, "End of status")?;
+                        Ok(Flow::Continue)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Build the listing job for LIST/NLST/STAT; None if the path cannot be resolved.
+    fn list_job(&self, arg: Option<&[u8]>, long: bool) -> Option<ListJob> {
+        let la = listing::parse_list_arg(arg);
+        let given: Vec<u8> = la.path.clone().unwrap_or_default();
+        let (parent_arg, last) = split_last(&given);
+        let target = if !given.is_empty() && glob::has_wildcards(last) {
+            let (_, real_dir) = self.resolve(if parent_arg.is_empty() {
+                b"."
+            } else {
+                parent_arg
+            })?;
+            Target::Dir {
+                real: real_dir,
+                pattern: Some(last.to_vec()),
+            }
+        } else {
+            let (_, real) = self.resolve(if given.is_empty() { b"." } else { &given })?;
+            match std::fs::metadata(&real) {
+                Ok(md) if !md.is_dir() => Target::File {
+                    real,
+                    name: given.clone(),
+                },
+                _ => Target::Dir {
+                    real,
+                    pattern: None,
+                },
+            }
+        };
+        let prefix = match &target {
+            Target::Dir {
+                pattern: Some(_), ..
+            } => listing::nlst_prefix(parent_arg),
+            Target::Dir { pattern: None, .. } => listing::nlst_prefix(&given),
+            Target::File { .. } => Vec::new(),
+        };
+        Some(ListJob {
+            target,
+            long: long || la.long,
+            all: la.all,
+            force_dot_files: self.cfg.force_dot_files,
+            reverse: la.reverse,
+            time_sort: la.time_sort,
+            hide_ids: self.cfg.hide_ids,
+            use_localtime: self.cfg.use_localtime,
+            prefix,
+            require_world_readable: self.anonymous && self.cfg.anon_world_readable_only,
+            now: sys::time::now(),
+        })
+    }
+
+    fn list(&mut self, arg: Option<&[u8]>, long: bool) -> io::Result<Flow> {
+        if !self.cfg.dirlist_enable {
+            return self.reply(550, "Permission denied.");
+        }
+        let Some(mut job) = self.list_job(arg, long) else {
+            return self.reply(550, "Permission denied.");
+        };
+        if !long {
+            // NLST lists names only, whatever the flags say.
+            job.long = false;
+        }
+        let Some(stream) = self.open_data()? else {
+            return Ok(Flow::Continue);
+        };
+        self.ctl.reply(150, "Here comes the directory listing.")?;
+        self.transfer(Job::List(job), stream, "Directory send OK.")
+    }
+
+    fn retr(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.download_enable {
+            return self.reply(550, "Permission denied.");
+        }
+        let a = arg.unwrap_or(b"");
+        let opened = self
+            .resolve(a)
+            .and_then(|(_, real)| sys::fs::open_regular(&real).ok());
+        let Some((file, md)) = opened else {
+            return self.reply(550, "Failed to open file.");
+        };
+        // SECURITY: anonymous users fetch only world-readable files, so a drop box's
+        // uploads (mode 0600) cannot be downloaded by others.
+        if self.anonymous && self.cfg.anon_world_readable_only && md.mode() & 0o004 == 0 {
+            return self.reply(550, "Failed to open file.");
+        }
+        let ascii = self.ascii && self.cfg.ascii_download_enable;
+        let offset = self.rest;
+        if offset > 0 && ascii {
+            return self.reply(550, "No support for resume of ASCII transfer.");
+        }
+        if offset > md.len() {
+            return self.reply(
+                554,
+                &format!(
+                    "Restart offset {offset} is past the end of the file ({} bytes).",
+                    md.len()
+                ),
+            );
+        }
+        let Some(stream) = self.open_data()? else {
+            return Ok(Flow::Continue);
+        };
+        let mut text = format!(
+            "Opening {} mode data connection for ",
+            if ascii { "ASCII" } else { "BINARY" }
+        )
+        .into_bytes();
+        text.extend_from_slice(a);
+        text.extend_from_slice(format!(" ({} bytes).", md.len()).as_bytes());
+        self.ctl.reply_bytes(150, &text)?;
+        let job = Job::Retr {
+            file,
+            offset,
+            ascii,
+            use_sendfile: self.cfg.use_sendfile,
+        };
+        self.transfer(job, stream, "Transfer complete.")
+    }
+
+    /// Open the data connection set up by PASV/EPSV/PORT/EPRT; on failure the reply is
+    /// sent and None returned.
+    fn open_data(&mut self) -> io::Result<Option<TcpStream>> {
+        let setup = std::mem::replace(&mut self.data, Setup::None);
+        match data::open(
+            &self.cfg,
+            setup,
+            self.peer,
+            self.local,
+            self.broker.as_ref(),
+        ) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                let (code, text) = e.reply();
+                self.ctl.reply(code, text)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Run a transfer child and serve the control connection until it ends.
+    fn transfer(&mut self, job: Job, stream: TcpStream, done: &str) -> io::Result<Flow> {
+        let timeout = (self.cfg.data_connection_timeout > 0)
+            .then(|| Duration::from_secs(self.cfg.data_connection_timeout.into()));
+        let running = match transfer::start(job, stream, timeout) {
+            Ok(r) => r,
+            Err(e) => {
+                log::error(&format!("cannot start a transfer: {e}"));
+                return self.reply(451, "Local error: cannot start the transfer.");
+            }
+        };
+        let mut quit_after = false;
+        loop {
+            let watch_control = self.pending.is_none() && !quit_after;
+            let fds: Vec<i32> = if watch_control {
+                vec![running.result_fd(), self.ctl.fd()]
+            } else {
+                vec![running.result_fd()]
+            };
+            if let sys::io::Ready::Fd(1) = sys::io::poll_readable(&fds, None)? {
+                let line = match self.ctl.read_line()? {
+                    Input::Line(l) => l,
+                    Input::Eof | Input::Timeout => {
+                        running.abort();
+                        return Ok(Flow::Quit);
+                    }
+                    Input::TooLong => {
+                        running.abort();
+                        self.ctl.reply(500, "Input line too long.")?;
+                        return Ok(Flow::Quit);
+                    }
+                };
+                let cmd = command::parse(command::trim_eol(&line));
+                match cmd.verb.as_str() {
+                    "ABOR" => {
+                        running.abort();
+                        self.ctl.reply(426, "Failure writing network stream.")?;
+                        self.ctl.reply(226, "ABOR successful.")?;
+                        self.ctl.touch();
+                        return Ok(Flow::Continue);
+                    }
+                    "STAT" if cmd.arg.is_none() => {
+                        let lines = vec![format!(
+                            "     Data transfer in progress: {} bytes transferred",
+                            running.bytes()
+                        )
+                        .into_bytes()];
+                        self.ctl
+                            .reply_multi(211, "FTP server status:", &lines, "End of status")?;
+                    }
+                    "NOOP" => self.ctl.reply(200, "NOOP ok.")?,
+                    "QUIT" => quit_after = true,
+                    "" => {}
+                    _ => self.pending = Some(line),
+                }
+                continue;
+            }
+            let (outcome, _bytes) = running.finish();
+            self.ctl.touch();
+            let flow = match outcome {
+                Outcome::Ok => {
+                    self.ctl.reply(226, done)?;
+                    Flow::Continue
+                }
+                Outcome::NetWrite => {
+                    self.ctl.reply(426, "Failure writing network stream.")?;
+                    Flow::Continue
+                }
+                Outcome::LocalRead => {
+                    self.ctl.reply(451, "Failure reading local file.")?;
+                    Flow::Continue
+                }
+                Outcome::DataTimeout => {
+                    self.ctl.reply(421, "Data timeout. Reconnect. Sorry.")?;
+                    Flow::Quit
+                }
+                Outcome::DirFailed => {
+                    self.ctl
+                        .reply(226, "Transfer done (but failed to open directory).")?;
+                    Flow::Continue
+                }
+                Outcome::TooComplex => {
+                    self.ctl.reply(451, "Pattern too complex.")?;
+                    Flow::Continue
+                }
+                Outcome::Died => {
+                    self.ctl.reply(451, "Transfer failed.")?;
+                    Flow::Continue
+                }
+            };
+            if quit_after {
+                self.ctl.reply(221, "Goodbye.")?;
+                return Ok(Flow::Quit);
+            }
+            return Ok(flow);
+        }
+    }
+
+    fn pasv_ip(&self) -> Option<Ipv4Addr> {
+        if let Some(a) = &self.cfg.pasv_address {
+            return a.parse().ok();
+        }
+        match self.local.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    fn pasv(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.pasv_enable || self.epsv_all {
+            return self.reply(550, "Permission denied.");
+        }
+        let Some(announce) = self.pasv_ip() else {
+            return self.reply(
+                522,
+                "PASV is not available on an IPv6 connection; use EPSV.",
+            );
+        };
+        self.data = Setup::None;
+        match data::listen(&self.cfg, self.local.ip()) {
+            Ok(l) => {
+                let port = l.local_addr()?.port();
+                self.data = Setup::Passive(l);
+                self.reply(227, &addr::format_pasv(announce, port))
+            }
+            Err(e) => {
+                log::error(&format!("PASV: cannot listen: {e}"));
+                self.reply(425, "Cannot open a passive port.")
+            }
+        }
+    }
+
+    fn epsv(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.pasv_enable {
+            return self.reply(550, "Permission denied.");
+        }
+        let want = match addr::parse_epsv(arg) {
+            addr::EpsvArg::All => {
+                self.epsv_all = true;
+                return self.reply(200, "EPSV ALL ok.");
+            }
+            addr::EpsvArg::Any => None,
+            addr::EpsvArg::Proto(p) => Some(p),
+            addr::EpsvArg::Bad => return self.reply(501, "Bad EPSV argument."),
+        };
+        let mine = if self.local.is_ipv4() { 1 } else { 2 };
+        if want.is_some_and(|p| p != mine) {
+            return self.reply(522, &format!("Bad network protocol; use ({mine})."));
+        }
+        self.data = Setup::None;
+        match data::listen(&self.cfg, self.local.ip()) {
+            Ok(l) => {
+                let port = l.local_addr()?.port();
+                self.data = Setup::Passive(l);
+                self.reply(229, &addr::format_epsv(port))
+            }
+            Err(e) => {
+                log::error(&format!("EPSV: cannot listen: {e}"));
+                self.reply(425, "Cannot open a passive port.")
+            }
+        }
+    }
+
+    fn set_active(&mut self, target: SocketAddr) {
+        self.data = Setup::Active(target);
+    }
+
+    fn port(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.port_enable || self.epsv_all {
+            return self.reply(550, "Permission denied.");
+        }
+        self.data = Setup::None;
+        let Some(target) = addr::parse_port(arg.unwrap_or(b"")) else {
+            return self.reply(500, "Illegal PORT command.");
+        };
+        let target = SocketAddr::V4(target);
+        if !data::active_allowed(&self.cfg, target, self.peer) {
+            log::warn(&format!(
+                "refused PORT to {target} from client {}",
+                self.peer.ip()
+            ));
+            return self.reply(500, "Illegal PORT command.");
+        }
+        self.set_active(target);
+        self.reply(200, "PORT command successful. Consider using PASV.")
+    }
+
+    fn eprt(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.port_enable || self.epsv_all {
+            return self.reply(550, "Permission denied.");
+        }
+        self.data = Setup::None;
+        let target = match addr::parse_eprt(arg.unwrap_or(b"")) {
+            Ok(t) => t,
+            Err(addr::EprtError::BadProtocol) => {
+                return self.reply(522, "Bad network protocol; use (1,2).")
+            }
+            Err(addr::EprtError::BadCommand) => return self.reply(500, "Bad EPRT command."),
+        };
+        let target = sys::net::unmap(target);
+        if !data::active_allowed(&self.cfg, target, self.peer) {
+            log::warn(&format!(
+                "refused EPRT to {target} from client {}",
+                self.peer.ip()
+            ));
+            return self.reply(500, "Illegal EPRT command.");
+        }
+        self.set_active(target);
+        self.reply(200, "EPRT command successful. Consider using EPSV.")
+    }
+}
+
+/// Split a client path into (everything before the last '/', included; last component).
+fn split_last(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&p[..=i], &p[i + 1..]),
+        None => (&[], p),
+    }
+}
+
+/// Collects listing lines for STAT: dirlist writes one whole line per call.
+struct LineCollector(Vec<Vec<u8>>);
+
+impl io::Write for LineCollector {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let line = buf.strip_suffix(b"\r\n").unwrap_or(buf);
+        self.0.push(line.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_table_is_sorted_and_unique() {
+        for w in VERBS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        assert!(lookup("RETR").is_some());
+        assert!(lookup("XYZZ").is_none());
+    }
+
+    #[test]
+    fn split_last_component() {
+        assert_eq!(split_last(b"a/b/*.txt"), (&b"a/b/"[..], &b"*.txt"[..]));
+        assert_eq!(split_last(b"*.txt"), (&b""[..], &b"*.txt"[..]));
+        assert_eq!(split_last(b"/x"), (&b"/"[..], &b"x"[..]));
+    }
+}

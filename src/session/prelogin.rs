@@ -1,0 +1,153 @@
+//! The pre-login command loop: greeting, USER, PASS, QUIT, FEAT, OPTS, HELP; everything
+//! else is 530. Passwords go to an Authenticator (the monitor over IPC, or the local policy
+//! in development mode). Runs as nopriv_user chrooted in secure_chroot_dir.
+
+use super::control::{Control, Input};
+use crate::config::Config;
+use crate::ipc::{LoginReply, Secret};
+use crate::limits;
+use crate::proto::command;
+use std::io;
+
+/// Who checks a login.
+pub trait Authenticator {
+    fn login(&mut self, user: &[u8], pass: Secret) -> io::Result<LoginReply>;
+}
+
+/// How the pre-login phase ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    LoggedIn {
+        user: Vec<u8>,
+    },
+    /// QUIT, too many failures, timeout, EOF or an over-long line: end the session.
+    Closed,
+}
+
+pub fn is_anonymous_name(user: &[u8]) -> bool {
+    user.eq_ignore_ascii_case(b"anonymous") || user.eq_ignore_ascii_case(b"ftp")
+}
+
+/// Send the greeting: banner_file lines (read before the fork), else ftpd_banner, else a
+/// neutral text that does not reveal the software.
+pub fn greet(ctl: &mut Control, cfg: &Config, banner: Option<&[Vec<u8>]>) -> io::Result<()> {
+    match (banner, &cfg.ftpd_banner) {
+        (Some(lines), _) => ctl.reply_with_message(220, lines, ""),
+        (None, Some(text)) => ctl.reply(220, text),
+        (None, None) => ctl.reply(220, "FTP server ready."),
+    }
+}
+
+pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io::Result<Outcome> {
+    let mut user: Option<Vec<u8>> = None;
+    let mut local_fails: u32 = 0;
+    loop {
+        let line = match ctl.read_line()? {
+            Input::Line(l) => l,
+            Input::TooLong => {
+                ctl.reply(500, "Input line too long.")?;
+                return Ok(Outcome::Closed);
+            }
+            Input::Eof => return Ok(Outcome::Closed),
+            Input::Timeout => {
+                ctl.reply(421, "Timeout.")?;
+                return Ok(Outcome::Closed);
+            }
+        };
+        let cmd = command::parse(command::trim_eol(&line));
+        let arg = cmd.arg.as_deref();
+        match cmd.verb.as_str() {
+            "" => {} // empty line: ignored, as NAT devices send them
+            "USER" => {
+                let Some(name) = arg else {
+                    ctl.reply(501, "USER needs a user name.")?;
+                    continue;
+                };
+                if name.len() > limits::USER_MAX {
+                    user = None;
+                    local_fails += 1;
+                    ctl.reply(530, "Login incorrect.")?;
+                } else if is_anonymous_name(name) {
+                    if !cfg.anonymous_enable {
+                        user = None;
+                        ctl.reply(530, "This FTP server does not allow anonymous logins.")?;
+                        continue;
+                    }
+                    if cfg.no_anon_password {
+                        match auth.login(name, Secret::new(Vec::new()))? {
+                            LoginReply::Ok => {
+                                return Ok(Outcome::LoggedIn {
+                                    user: name.to_vec(),
+                                })
+                            }
+                            LoginReply::Fail => ctl.reply(530, "Login incorrect.")?,
+                            LoginReply::FailClose => {
+                                ctl.reply(530, "Login incorrect.")?;
+                                return Ok(Outcome::Closed);
+                            }
+                        }
+                        continue;
+                    }
+                    user = Some(name.to_vec());
+                    ctl.reply(331, "Please specify the password.")?;
+                } else if !cfg.local_enable {
+                    user = None;
+                    ctl.reply(530, "This FTP server is anonymous only.")?;
+                } else {
+                    user = Some(name.to_vec());
+                    ctl.reply(331, "Please specify the password.")?;
+                }
+                if local_fails >= cfg.max_login_fails.clamp(1, limits::LOGIN_FAILS_HARD_MAX) {
+                    return Ok(Outcome::Closed);
+                }
+            }
+            "PASS" => {
+                let Some(name) = user.take() else {
+                    ctl.reply(503, "Login with USER first.")?;
+                    continue;
+                };
+                let pass = arg.unwrap_or(b"");
+                if pass.len() > limits::PASS_MAX {
+                    local_fails += 1;
+                    ctl.reply(530, "Login incorrect.")?;
+                    if local_fails >= cfg.max_login_fails.clamp(1, limits::LOGIN_FAILS_HARD_MAX) {
+                        return Ok(Outcome::Closed);
+                    }
+                    continue;
+                }
+                match auth.login(&name, Secret::new(pass.to_vec()))? {
+                    LoginReply::Ok => return Ok(Outcome::LoggedIn { user: name }),
+                    LoginReply::Fail => ctl.reply(530, "Login incorrect.")?,
+                    LoginReply::FailClose => {
+                        ctl.reply(530, "Login incorrect.")?;
+                        return Ok(Outcome::Closed);
+                    }
+                }
+            }
+            "QUIT" => {
+                ctl.reply(221, "Goodbye.")?;
+                return Ok(Outcome::Closed);
+            }
+            "FEAT" => ctl.reply_multi(211, "Features:", &super::feat_lines(cfg), "End")?,
+            "OPTS" => opts(ctl, arg)?,
+            "HELP" => ctl.reply_multi(
+                214,
+                "The following commands are recognized.",
+                &super::help_lines(),
+                "Help OK.",
+            )?,
+            _ => ctl.reply(530, "Please login with USER and PASS.")?,
+        }
+    }
+}
+
+/// OPTS, the same before and after login.
+pub fn opts(ctl: &mut Control, arg: Option<&[u8]>) -> io::Result<()> {
+    match arg {
+        None => ctl.reply(501, "OPTS needs an argument."),
+        Some(a) if a.eq_ignore_ascii_case(b"UTF8 ON") || a.eq_ignore_ascii_case(b"UTF8") => {
+            ctl.reply(200, "Always in UTF8 mode.")
+        }
+        Some(_) => ctl.reply(501, "Option not understood."),
+    }
+}

@@ -1,0 +1,282 @@
+//! Transfer children: one forked process per LIST/NLST/RETR that owns only the data
+//! socket, the file (or directory) and a result pipe, moves the bytes, reports a fixed-size
+//! result record and _exits. The session keeps reading the control connection meanwhile
+//! (ABOR, STAT, NOOP, QUIT). Runs with the session's identity, inside its jail.
+
+use super::dirlist::{self, ListJob};
+use crate::proto::ascii;
+use crate::sys::{self, process, shm::SharedCounter};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// What a transfer child does.
+pub enum Job {
+    /// Send a file from `offset`; `ascii` converts LF to CRLF.
+    Retr {
+        file: File,
+        offset: u64,
+        ascii: bool,
+        use_sendfile: bool,
+    },
+    /// Send a directory listing.
+    List(ListJob),
+}
+
+/// How a transfer ended, as the session reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// 426 Failure writing network stream.
+    NetWrite,
+    /// 451 Failure reading local file.
+    LocalRead,
+    /// 421 Data timeout. Reconnect. Sorry. (and the session ends)
+    DataTimeout,
+    /// 226 Transfer done (but failed to open directory).
+    DirFailed,
+    /// 550 the glob pattern was too complex.
+    TooComplex,
+    /// The child died without a report: 451.
+    Died,
+}
+
+const RECORD: usize = 16;
+
+fn code(o: Outcome) -> u8 {
+    match o {
+        Outcome::Ok => 1,
+        Outcome::NetWrite => 2,
+        Outcome::LocalRead => 3,
+        Outcome::DataTimeout => 4,
+        Outcome::DirFailed => 5,
+        Outcome::TooComplex => 6,
+        Outcome::Died => 7,
+    }
+}
+
+fn decode(b: u8) -> Outcome {
+    match b {
+        1 => Outcome::Ok,
+        2 => Outcome::NetWrite,
+        3 => Outcome::LocalRead,
+        4 => Outcome::DataTimeout,
+        5 => Outcome::DirFailed,
+        6 => Outcome::TooComplex,
+        _ => Outcome::Died,
+    }
+}
+
+/// A transfer child that is running.
+pub struct Running {
+    pid: i32,
+    result: OwnedFd,
+    counter: SharedCounter,
+}
+
+impl Running {
+    /// The descriptor that becomes readable when the child is done.
+    pub fn result_fd(&self) -> RawFd {
+        self.result.as_raw_fd()
+    }
+
+    /// Bytes moved so far.
+    pub fn bytes(&self) -> u64 {
+        self.counter.get()
+    }
+
+    /// Collect the child's result (call when result_fd is readable).
+    pub fn finish(self) -> (Outcome, u64) {
+        let mut rec = [0u8; RECORD];
+        let mut got = 0;
+        while got < RECORD {
+            match sys::io::read(self.result.as_raw_fd(), &mut rec[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        let _ = process::wait_pid(self.pid);
+        if got != RECORD {
+            return (Outcome::Died, self.counter.get());
+        }
+        let mut n = [0u8; 8];
+        n.copy_from_slice(&rec[8..16]);
+        (decode(rec[0]), u64::from_le_bytes(n))
+    }
+
+    /// Kill the child (ABOR, or the client went away) and reap it.
+    pub fn abort(self) -> u64 {
+        process::kill_child(self.pid);
+        let _ = process::wait_pid(self.pid);
+        self.counter.get()
+    }
+}
+
+/// Fork the transfer child. `keep` lists nothing: the child closes every descriptor but the
+/// data socket, the job's own and the result pipe, the control connection first of all.
+pub fn start(job: Job, data: TcpStream, data_timeout: Option<Duration>) -> io::Result<Running> {
+    let (r, w) = sys::io::pipe()?;
+    let counter = SharedCounter::new()?;
+    let parent = process::pid();
+    match process::fork()? {
+        process::Fork::Parent(pid) => {
+            drop(w);
+            Ok(Running {
+                pid,
+                result: r,
+                counter,
+            })
+        }
+        process::Fork::Child => {
+            // SECURITY: the control connection belongs to the session alone.
+            sys::io::close_raw(0);
+            let mut keep = vec![data.as_raw_fd(), w.as_raw_fd()];
+            match &job {
+                Job::Retr { file, .. } => keep.push(file.as_raw_fd()),
+                Job::List(_) => {}
+            }
+            sys::io::close_all_except(3, &keep);
+            if process::die_with_parent(parent).is_err() {
+                process::exit_now(1);
+            }
+            let _ = data.set_write_timeout(data_timeout);
+            let _ = data.set_read_timeout(data_timeout);
+            let outcome = run_job(job, &data, &counter);
+            sys::net::shutdown_write(data.as_raw_fd());
+            drop(data);
+            let mut rec = [0u8; RECORD];
+            rec[0] = code(outcome);
+            rec[8..16].copy_from_slice(&counter.get().to_le_bytes());
+            let _ = sys::io::write_all(w.as_raw_fd(), &rec);
+            process::exit_now(0);
+        }
+    }
+}
+
+fn net_error(e: &io::Error) -> Outcome {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Outcome::DataTimeout,
+        _ => Outcome::NetWrite,
+    }
+}
+
+fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
+    match job {
+        Job::Retr {
+            file,
+            offset,
+            ascii,
+            use_sendfile,
+        } => {
+            if !ascii && use_sendfile {
+                match send_file(&file, offset, data, counter) {
+                    Ok(o) => return o,
+                    Err(_) => {} // sendfile unsupported here: fall back to copying
+                }
+            }
+            copy_file(file, offset, ascii, data, counter)
+        }
+        Job::List(job) => {
+            let mut out = CountingWriter {
+                inner: io::BufWriter::with_capacity(64 * 1024, data),
+                counter,
+            };
+            let r = dirlist::produce(&job, &mut out);
+            let flushed = out.inner.flush();
+            match (r, flushed) {
+                (Ok(()), Ok(())) => Outcome::Ok,
+                (Err(dirlist::ListError::OpenDir), _) => Outcome::DirFailed,
+                (Err(dirlist::ListError::TooComplex), _) => Outcome::TooComplex,
+                (Err(dirlist::ListError::Write(e)), _) | (_, Err(e)) => net_error(&e),
+            }
+        }
+    }
+}
+
+struct CountingWriter<'a, W: Write> {
+    inner: W,
+    counter: &'a SharedCounter,
+}
+
+impl<W: Write> Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.counter.add(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// sendfile(2) from `offset` to the end. Err only when sendfile cannot be used at all on
+/// this file (then nothing was sent and the caller copies instead).
+fn send_file(
+    file: &File,
+    offset: u64,
+    data: &TcpStream,
+    counter: &SharedCounter,
+) -> io::Result<Outcome> {
+    let mut off = offset as i64;
+    let mut first = true;
+    loop {
+        match sys::net::sendfile(data.as_raw_fd(), file.as_raw_fd(), &mut off, 16 << 20) {
+            Ok(0) => return Ok(Outcome::Ok),
+            Ok(n) => {
+                counter.add(n as u64);
+                first = false;
+            }
+            Err(e)
+                if first && matches!(e.raw_os_error(), Some(code) if code == 22 || code == 38) =>
+            {
+                return Err(e)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Outcome::DataTimeout),
+            Err(e) => {
+                // EIO and friends come from the file; EPIPE/ECONNRESET from the network.
+                return Ok(match e.kind() {
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Outcome::NetWrite,
+                    _ if e.raw_os_error() == Some(5) => Outcome::LocalRead,
+                    _ => Outcome::NetWrite,
+                });
+            }
+        }
+    }
+}
+
+fn copy_file(
+    mut file: File,
+    offset: u64,
+    ascii: bool,
+    mut data: &TcpStream,
+    counter: &SharedCounter,
+) -> Outcome {
+    use std::io::Seek;
+    if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
+        return Outcome::LocalRead;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut conv = ascii::ToNetwork::new();
+    let mut out = Vec::new();
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => return Outcome::Ok,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Outcome::LocalRead,
+        };
+        let chunk: &[u8] = if ascii {
+            out.clear();
+            conv.convert(&buf[..n], &mut out);
+            &out
+        } else {
+            &buf[..n]
+        };
+        if let Err(e) = data.write_all(chunk) {
+            return net_error(&e);
+        }
+        counter.add(chunk.len() as u64);
+    }
+}

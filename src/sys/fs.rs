@@ -1,0 +1,67 @@
+//! File-system calls that std does not offer safely: opening without blocking on FIFOs and
+//! devices, and access(2) checks made with the process's real ids (equal to the effective
+//! ones once a session has changed identity). Used by session processes.
+
+use super::cvt;
+use std::ffi::CString;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Open a file for reading without blocking (a FIFO or device in the served tree must never
+/// hang the session), then insist it is a regular file. Returns the file (blocking again)
+/// and its metadata.
+pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    use std::os::fd::AsRawFd;
+    super::io::set_nonblocking(f.as_raw_fd(), false)?;
+    Ok((f, md))
+}
+
+fn access(path: &Path, mode: libc::c_int) -> bool {
+    match cpath(path) {
+        // SAFETY: c is a valid NUL-terminated path.
+        Ok(c) => unsafe { libc::access(c.as_ptr(), mode) == 0 },
+        Err(_) => false,
+    }
+}
+
+/// May this process enter (search) the directory?
+pub fn can_search(path: &Path) -> bool {
+    access(path, libc::X_OK)
+}
+
+/// May this process write to the path?
+pub fn can_write(path: &Path) -> bool {
+    access(path, libc::W_OK)
+}
+
+/// May this process read the path?
+pub fn can_read(path: &Path) -> bool {
+    access(path, libc::R_OK)
+}
+
+/// Create a directory with an exact mode (used by tests' helpers and install).
+pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: c is a valid NUL-terminated path.
+    cvt(unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) })?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Raw descriptor I/O: reads and writes on the control descriptor, peeking, poll with a
+//! timeout, pipes, dup2 and /dev/null. Used by every process.
+
+use super::{cvt, cvt_ssize, retry};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// read(2) once, retrying EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+    retry(|| cvt_ssize(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }))
+}
+
+/// write(2) until everything is written, retrying EINTR. MSG_NOSIGNAL semantics come from
+/// SIGPIPE being ignored process-wide (see process::ignore_sigpipe).
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice of buf.len() bytes.
+        let n = retry(|| cvt_ssize(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) }))?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Outcome of a peek on a socket.
+pub enum Peek {
+    /// Bytes available (copied into the buffer, not consumed).
+    Data(usize),
+    /// Orderly shutdown by the peer.
+    Eof,
+    /// The descriptor is not a socket: the caller must fall back to byte-wise reads.
+    NotSocket,
+}
+
+/// recv(MSG_PEEK): look at pending bytes without consuming them. Blocks until at least one
+/// byte or EOF is there.
+pub fn peek(fd: RawFd, buf: &mut [u8]) -> io::Result<Peek> {
+    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+    let r = retry(|| {
+        cvt_ssize(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK) })
+    });
+    match r {
+        Ok(0) => Ok(Peek::Eof),
+        Ok(n) => Ok(Peek::Data(n)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Ok(Peek::NotSocket),
+        Err(e) => Err(e),
+    }
+}
+
+/// What poll found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    Timeout,
+    /// Index of the first ready descriptor in the slice given.
+    Fd(usize),
+}
+
+/// Wait until one of `fds` is readable (or hung up / in error), or the timeout passes
+/// (`None`: wait forever). EINTR is retried with the remaining time.
+pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Ready> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        let ms: libc::c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                left.as_millis().min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        // SAFETY: pfds is a valid array of pfds.len() pollfd structures.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(Ready::Timeout);
+        }
+        for (i, p) in pfds.iter().enumerate() {
+            if p.revents != 0 {
+                return Ok(Ready::Fd(i));
+            }
+        }
+    }
+}
+
+/// A pipe with both ends close-on-exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded, so both descriptors are new and owned by us alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// dup2(2).
+pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 has no memory-safety preconditions.
+    retry(|| cvt(unsafe { libc::dup2(from, to) })).map(|_| ())
+}
+
+/// Put /dev/null on descriptors 1 and 2. Under inetd they are the client's socket, and
+/// nothing but FTP replies may ever reach the client.
+pub fn null_stdout_stderr() -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    dup2(null.as_raw_fd(), 1)?;
+    dup2(null.as_raw_fd(), 2)?;
+    Ok(())
+}
+
+/// Duplicate a descriptor (close-on-exec).
+pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) has no memory-safety preconditions.
+    let r = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: the descriptor was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Close a raw descriptor we know we own and no Rust object owns (0, 1, 2 in children).
+pub fn close_raw(fd: RawFd) {
+    // SAFETY: closing a descriptor number has no memory-safety preconditions; the callers
+    // only pass numbers that no OwnedFd in this process refers to.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// Close every descriptor from `from` upwards except those in `keep`.
+pub fn close_all_except(from: RawFd, keep: &[RawFd]) {
+    let max = match std::fs::read_dir("/proc/self/fd") {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<RawFd>().ok()))
+            .max()
+            .unwrap_or(1024),
+        Err(_) => 1024,
+    };
+    for fd in from..=max {
+        if !keep.contains(&fd) {
+            close_raw(fd);
+        }
+    }
+}
+
+/// Set or clear O_NONBLOCK.
+pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on an integer descriptor has no memory-safety preconditions.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
+    Ok(())
+}
+
+/// True when fd refers to an open descriptor.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD has no memory-safety preconditions.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
