@@ -124,12 +124,12 @@ mod tests {
             }
         );
         assert_eq!(
-            parse(b"RETR \xff\xfe"),
+            parse(b"RETR \xff\xf1x\xff\xffy"),
             Command {
                 verb: "RETR".into(),
-                arg: Some(vec![0xff])
+                arg: Some(b"x\xffy".to_vec())
             },
-            "IAC x dropped"
+            "IAC NOP dropped, IAC IAC kept as one 0xff"
         );
     }
 
