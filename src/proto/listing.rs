@@ -13,7 +13,7 @@
 //!
 //! Line format (vsftpd `ls.c` build_dir_line): mode (10 bytes), space, link count
 //! right-aligned in 4, space, owner left-aligned in 8, space, group left-aligned in 8,
-//! space, size right-aligned in 8, space, date, space, name [` -> target`], CR LF. Fields
+//! space, size right-aligned in 8, space, date, space, name, optionally ` -> target`, CR LF. Fields
 //! wider than their column push the rest right (no truncation): a size of 123456789012 is
 //! printed whole. No `total` line.
 //! Date: `%b %d %H:%M` (day zero-padded: `Jan 01 12:00`), or `%b %d  %Y` (two spaces)

@@ -85,7 +85,6 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 return Err(ListError::OpenDir);
             }
             let rd = std::fs::read_dir(real).map_err(|_| ListError::OpenDir)?;
-            let mut budget = limits::GLOB_STEPS_MAX;
             if job.all && pattern.is_none() {
                 for dot in [&b"."[..], &b".."[..]] {
                     let p = real.join(std::ffi::OsStr::from_bytes(dot));
@@ -101,6 +100,9 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                     continue;
                 }
                 if let Some(p) = pattern {
+                    // The budget bounds one match (limits::GLOB_STEPS_MAX), as vsftpd
+                    // bounds its matcher per name.
+                    let mut budget = limits::GLOB_STEPS_MAX;
                     match glob::matches(p, &name, &mut budget) {
                         Ok(true) => {}
                         Ok(false) => continue,

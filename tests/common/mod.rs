@@ -1,0 +1,414 @@
+//! Test harness shared by the integration tests.
+//!
+//! - `Fixture`: a temporary anonymous tree, an empty secure_chroot_dir and a config file.
+//! - `Inetd`: a mini-inetd that binds 127.0.0.1:0, accepts, and starts the built rsftpd
+//!   with the accepted socket on descriptors 0, 1 and 2, exactly as xinetd does. It
+//!   remembers the PIDs it started and ends only those.
+//! - `Ctl`: a raw control-connection client that reads whole (multi-line) replies.
+//!
+//! Every loop here is bounded in count and time, and talks only to loopback.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rsftpd"))
+}
+
+pub fn is_root() -> bool {
+    // No libc in tests: /proc tells the effective uid.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Say that a root-only test is skipped (CI runs as root, so there it always runs).
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !common::is_root() {
+            eprintln!("skipped: this test needs root");
+            return;
+        }
+    };
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary served tree and configuration.
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub empty: PathBuf,
+    pub conf: PathBuf,
+    lines: Vec<String>,
+}
+
+impl Fixture {
+    /// A fresh fixture with an anonymous tree at `root` (mode 0755, owned by the test
+    /// runner) and a config that serves it. Extra config lines are added with `set`.
+    pub fn new(name: &str) -> Fixture {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let dir = PathBuf::from(format!(
+            "/tmp/rsftpd-test-{}-{}-{}",
+            name,
+            std::process::id(),
+            n
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = dir.join("root");
+        let empty = dir.join("empty");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::create_dir(&empty).unwrap();
+        for d in [&dir, &root, &empty] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let conf = dir.join("rsftpd.conf");
+        let mut f = Fixture {
+            dir,
+            root,
+            empty,
+            conf,
+            lines: Vec::new(),
+        };
+        f.lines.push(format!("anon_root={}", f.root.display()));
+        f.lines
+            .push(format!("secure_chroot_dir={}", f.empty.display()));
+        f.lines.push("delay_failed_login=0".into());
+        f.lines.push("idle_session_timeout=60".into());
+        if !is_root() {
+            f.lines.push("run_as_launching_user=YES".into());
+        }
+        f.write_conf();
+        f
+    }
+
+    /// Add or replace a config line (`key=value`).
+    pub fn set(&mut self, kv: &str) -> &mut Self {
+        let key = kv.split('=').next().unwrap().to_string();
+        self.lines
+            .retain(|l| l.split('=').next() != Some(key.as_str()));
+        self.lines.push(kv.to_string());
+        self.write_conf();
+        self
+    }
+
+    fn write_conf(&self) {
+        let mut text = self.lines.join("\n");
+        text.push('\n');
+        std::fs::write(&self.conf, text).unwrap();
+        std::fs::set_permissions(&self.conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    /// Create a file under the served root with the given bytes and mode.
+    pub fn file(&self, rel: &str, content: &[u8], mode: u32) -> PathBuf {
+        let p = self.root.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    /// Create a directory under the served root with a mode.
+    pub fn mkdir(&self, rel: &str, mode: u32) -> PathBuf {
+        let p = self.root.join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    /// Start a mini-inetd serving this fixture's config.
+    pub fn inetd(&self) -> Inetd {
+        Inetd::start(&["-c", self.conf.to_str().unwrap()])
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A mini-inetd on 127.0.0.1 with an ephemeral port.
+pub struct Inetd {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    children: Arc<Mutex<Vec<Child>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Inetd {
+    pub fn start(args: &[&str]) -> Inetd {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let children: Arc<Mutex<Vec<Child>>> = Arc::new(Mutex::new(Vec::new()));
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (stop2, children2) = (stop.clone(), children.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        sock.set_nonblocking(false).unwrap();
+                        let fd0: OwnedFd = sock.try_clone().unwrap().into();
+                        let fd1: OwnedFd = sock.try_clone().unwrap().into();
+                        let fd2: OwnedFd = sock.into();
+                        let child = Command::new(bin())
+                            .args(&args)
+                            .stdin(Stdio::from(fd0))
+                            .stdout(Stdio::from(fd1))
+                            .stderr(Stdio::from(fd2))
+                            .spawn()
+                            .expect("spawn rsftpd");
+                        children2.lock().unwrap().push(child);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        });
+        Inetd {
+            addr,
+            stop,
+            children,
+            thread: Some(thread),
+        }
+    }
+
+    /// PIDs of the rsftpd processes this inetd started (the monitors, or the single
+    /// process in development mode).
+    pub fn pids(&self) -> Vec<u32> {
+        self.children
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.id())
+            .collect()
+    }
+
+    /// Connect and read the greeting.
+    pub fn connect(&self) -> Ctl {
+        let mut c = Ctl::connect(self.addr);
+        let (code, _) = c.read_reply();
+        assert_eq!(code, 220, "greeting");
+        c
+    }
+
+    /// Connect and log in anonymously.
+    pub fn login(&self) -> Ctl {
+        let mut c = self.connect();
+        c.expect("USER anonymous", 331);
+        c.expect("PASS guest@example.com", 230);
+        c
+    }
+
+    /// Wait (bounded) until every rsftpd this inetd started has exited; true if they did.
+    pub fn wait_all_exited(&self, within: Duration) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < within {
+            let mut all = true;
+            for c in self.children.lock().unwrap().iter_mut() {
+                if c.try_wait().unwrap().is_none() {
+                    all = false;
+                }
+            }
+            if all {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Inetd {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for c in self.children.lock().unwrap().iter_mut() {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Descendants of `pid` (children, grandchildren, ...), from /proc.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    for _ in 0..8 {
+        let mut next = Vec::new();
+        for p in &frontier {
+            let kids =
+                std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+            for k in kids.split_whitespace() {
+                if let Ok(k) = k.parse::<u32>() {
+                    next.push(k);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        out.extend(&next);
+        frontier = next;
+    }
+    out
+}
+
+/// One field of /proc/PID/status, e.g. "Uid".
+pub fn proc_status(pid: u32, field: &str) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .map(|l| l[field.len() + 1..].trim().to_string())
+}
+
+/// A raw control connection.
+pub struct Ctl {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    /// Every byte received, for asserting that nothing but replies came back.
+    pub transcript: Vec<u8>,
+}
+
+impl Ctl {
+    pub fn connect(addr: SocketAddr) -> Ctl {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Ctl {
+            stream,
+            reader,
+            transcript: Vec::new(),
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// Read one reply: (code, all its lines joined by "\n"). Code 0 means the server
+    /// closed the connection.
+    pub fn read_reply(&mut self) -> (u16, String) {
+        let mut lines: Vec<String> = Vec::new();
+        let mut code: Option<String> = None;
+        for _ in 0..100_000 {
+            let mut buf = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut buf).unwrap_or(0);
+            if n == 0 {
+                return (0, lines.join("\n"));
+            }
+            self.transcript.extend_from_slice(&buf);
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            assert!(
+                buf.ends_with(b"\r\n"),
+                "reply line not CRLF-terminated: {line:?}"
+            );
+            match &code {
+                None => {
+                    assert!(
+                        line.len() >= 4 && line[..3].bytes().all(|b| b.is_ascii_digit()),
+                        "bad reply line {line:?}"
+                    );
+                    let c = line[..3].to_string();
+                    let sep = line.as_bytes()[3];
+                    lines.push(line.clone());
+                    if sep == b' ' {
+                        return (c.parse().unwrap(), lines.join("\n"));
+                    }
+                    assert_eq!(sep, b'-', "bad reply separator in {line:?}");
+                    code = Some(c);
+                }
+                Some(c) => {
+                    lines.push(line.clone());
+                    if line.starts_with(&format!("{c} ")) {
+                        return (c.parse().unwrap(), lines.join("\n"));
+                    }
+                }
+            }
+        }
+        panic!("reply too long");
+    }
+
+    /// Send a command and return the reply.
+    pub fn cmd(&mut self, line: &str) -> (u16, String) {
+        self.send(line);
+        self.read_reply()
+    }
+
+    /// Send a command and assert the reply code; returns the reply text.
+    pub fn expect(&mut self, line: &str, code: u16) -> String {
+        let (c, text) = self.cmd(line);
+        assert_eq!(c, code, "{line:?} got {text:?}");
+        text
+    }
+
+    /// PASV, then connect to the announced address.
+    pub fn pasv(&mut self) -> TcpStream {
+        let text = self.expect("PASV", 227);
+        let inner = &text[text.find('(').unwrap() + 1..text.find(')').unwrap()];
+        let n: Vec<u16> = inner.split(',').map(|x| x.parse().unwrap()).collect();
+        let addr: SocketAddr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
+            .parse()
+            .unwrap();
+        let s = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    }
+
+    /// A whole passive transfer: PASV, the command, read the data to EOF, the final reply.
+    /// Returns (data, 150-reply text, final code, final text).
+    pub fn pasv_transfer(&mut self, command: &str) -> (Vec<u8>, u16, String) {
+        let mut data = self.pasv();
+        let (code, text) = self.cmd(command);
+        if code != 150 {
+            return (Vec::new(), code, text);
+        }
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf).unwrap();
+        let (code, text) = self.read_reply();
+        (buf, code, text)
+    }
+}
+
+/// sha256 of a file via the system's sha256sum (real tool, no extra crate).
+pub fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
