@@ -731,6 +731,20 @@ impl Config {
                 "anonymous_enable and local_enable are both NO, so nobody could log in".to_string(),
             );
         }
+        // Addresses are checked at start, not when the first client asks for PASV (a
+        // vsftpd pain point: `500 OOPS: invalid pasv_address` at transfer time).
+        if let Some(a) = &self.pasv_address {
+            if a.parse::<std::net::Ipv4Addr>().is_err() {
+                return err(format!(
+                    "pasv_address='{a}' is not an IPv4 address (host names come with pasv_addr_resolve, not yet supported)"
+                ));
+            }
+        }
+        if let Some(a) = &self.listen_address {
+            if a.parse::<std::net::IpAddr>().is_err() {
+                return err(format!("listen_address='{a}' is not an IP address"));
+            }
+        }
         for (name, mode) in [
             ("anon_umask", self.anon_umask),
             ("local_umask", self.local_umask),

@@ -665,6 +665,16 @@ fn validate_errors() {
         v("idle_session_timeout=0\ndata_connection_timeout=0"),
         Ok(())
     );
+    assert_eq!(
+        v("pasv_address=ftp.example.com"),
+        Err("pasv_address='ftp.example.com' is not an IPv4 address (host names come with pasv_addr_resolve, not yet supported)".into())
+    );
+    assert_eq!(v("pasv_address=192.0.2.7"), Ok(()));
+    assert_eq!(
+        v("listen_address=localhost"),
+        Err("listen_address='localhost' is not an IP address".into())
+    );
+    assert_eq!(v("listen_address=::1"), Ok(()));
 }
 
 #[test]
