@@ -267,8 +267,9 @@ impl Session {
             return self.reply(550, "Permission denied.");
         }
         let flow = (verb.handler)(self, arg);
-        if verb.name != "REST" {
-            // A restart offset applies to the next command only.
+        if matches!(verb.name, "RETR" | "STOR" | "APPE" | "STOU") {
+            // A restart offset is used up by the next transfer, as in vsftpd, not by the
+            // commands in between: clients send REST before PASV/EPSV or TYPE too.
             self.rest = 0;
         }
         flow
@@ -781,6 +782,16 @@ impl Session {
             Err(addr::EprtError::BadCommand) => return self.reply(500, "Bad EPRT command."),
         };
         let target = sys::net::unmap(target);
+        // An address of the other family cannot be this client: say which protocol works
+        // (RFC 2428's 522) rather than a generic refusal.
+        let mine = if sys::net::unmap(self.local).is_ipv4() {
+            1
+        } else {
+            2
+        };
+        if target.is_ipv4() != (mine == 1) && !self.cfg.port_promiscuous {
+            return self.reply(522, &format!("Bad network protocol; use ({mine})."));
+        }
         if !data::active_allowed(&self.cfg, target, self.peer) {
             log::warn(&format!(
                 "refused EPRT to {target} from client {}",
