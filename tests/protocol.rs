@@ -1320,6 +1320,14 @@ fn non_utf8_names_are_byte_exact() {
     assert_eq!((data, code), (vec![b'1'; 11], 226));
     let (_, data, code, _) = transfer_raw(&mut c, b"RETR \xff\xff\xfe.bin");
     assert_eq!((data, code), (vec![b'0'; 10], 226));
+    // A raw, undoubled 0xFF not followed by a Telnet command byte is a literal byte, as
+    // clients written against vsftpd (no Telnet processing) send it.
+    // (0xFF 0xFE itself is IAC DONT, so the name here has 0xFF before an ordinary byte.)
+    let p = f.root.join(std::ffi::OsStr::from_bytes(b"y\xff.txt"));
+    std::fs::write(&p, b"latin1").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, data, code, _) = transfer_raw(&mut c, b"RETR y\xff.txt");
+    assert_eq!((data, code), (b"latin1".to_vec(), 226));
     // The name is echoed in the 150 reply with 0xFF doubled.
     let needle: &[u8] =
         b"150 Opening BINARY mode data connection for \xff\xff\xfe.bin (10 bytes).\r\n";

@@ -14,10 +14,15 @@ pub struct Command {
 const IAC: u8 = 255;
 const WILL: u8 = 251;
 const DONT: u8 = 254;
+/// The lowest Telnet command byte (SE).
+const TELNET_SE: u8 = 240;
 
 /// Remove Telnet commands (RFC 854) that clients send on the control connection, e.g.
 /// `IAC IP IAC DM` before ABOR: IAC IAC is a literal 255; IAC WILL/WONT/DO/DONT x drops
-/// three bytes; any other IAC x drops two. A lone trailing IAC is dropped.
+/// three bytes; IAC followed by another Telnet command byte (240-250) drops two. An IAC
+/// followed by anything else is not a Telnet command: it is kept as a literal 0xFF, so a
+/// client that sends a raw Latin-1 `ÿ` in a file name (vsftpd does no Telnet processing)
+/// still reaches the file. A lone trailing IAC is dropped.
 pub fn strip_telnet(line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());
     let mut i = 0;
@@ -34,7 +39,11 @@ pub fn strip_telnet(line: &[u8]) -> Vec<u8> {
                 i += 2;
             }
             Some(&c) if (WILL..=DONT).contains(&c) => i += 3,
-            Some(_) => i += 2,
+            Some(&c) if c >= TELNET_SE => i += 2,
+            Some(_) => {
+                out.push(IAC);
+                i += 1;
+            }
             None => i += 1,
         }
     }
@@ -152,6 +161,7 @@ mod tests {
         assert_eq!(strip_telnet(b"a\xff\xffb"), b"a\xffb");
         assert_eq!(strip_telnet(b"a\xff\xfb\x01b"), b"ab");
         assert_eq!(strip_telnet(b"a\xff"), b"a");
+        assert_eq!(strip_telnet(b"caf\xff.txt"), b"caf\xff.txt", "raw Latin-1 0xFF kept");
     }
 
     #[test]
