@@ -493,7 +493,7 @@ fn assert_lftp_mode(o: &Output, passive: bool) {
     let pasv = log.contains("---> EPSV") || log.contains("---> PASV");
     let port = log.contains("---> EPRT") || log.contains("---> PORT");
     assert!(
-        pasv == passive && port == !passive,
+        pasv == passive && port != passive,
         "passive={passive} but the dialogue was:\n{log}"
     );
 }

@@ -265,7 +265,7 @@ tunables! {
     (upload_file, opt, "", fatal(6),
      "Pattern of the only file names that may be uploaded (a Debian extension to vsftpd). Not supported yet; setting it is refused at startup, because ignoring it would allow uploads the administrator meant to forbid once uploads work."),
     (use_localtime, bool, "NO", IMPL,
-     "Shows times in directory listings and MDTM replies in local time instead of GMT."),
+     "Shows times in directory listings in local time instead of GMT. MDTM replies stay in UTC as RFC 3659 requires (vsftpd also shifts MDTM, a known source of clock-skew bugs)."),
     (use_sendfile, bool, "YES", IMPL,
      "Sends downloads with sendfile(2). Set NO for file systems where sendfile misbehaves."),
     (user_config_dir, opt, "", fatal(3),

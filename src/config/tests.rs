@@ -1,3 +1,5 @@
+//! Unit tests of the configuration table, parser, validation, dump and man page section.
+
 use super::*;
 
 const ETC: &str = "/etc/rsftpd.conf";

@@ -95,8 +95,10 @@ mod tests {
 
     #[test]
     fn anonymous_rules() {
-        let mut cfg = Config::default();
-        cfg.anonymous_enable = true;
+        let mut cfg = Config {
+            anonymous_enable: true,
+            ..Config::default()
+        };
         assert_eq!(
             check(&cfg, &[], b"anonymous", b"a@b"),
             Some(Login::Anonymous)
@@ -120,7 +122,7 @@ mod tests {
         assert!(!plausible_user(b"a b"));
         assert!(!plausible_user(b"-x"));
         assert!(!plausible_user(b"a\0b"));
-        assert!(!plausible_user(&vec![b'a'; limits::USER_MAX + 1]));
+        assert!(!plausible_user(&[b'a'; limits::USER_MAX + 1]));
         assert!(plausible_user(b"anonymous"));
     }
 }

@@ -161,7 +161,11 @@ mod tests {
         assert_eq!(strip_telnet(b"a\xff\xffb"), b"a\xffb");
         assert_eq!(strip_telnet(b"a\xff\xfb\x01b"), b"ab");
         assert_eq!(strip_telnet(b"a\xff"), b"a");
-        assert_eq!(strip_telnet(b"caf\xff.txt"), b"caf\xff.txt", "raw Latin-1 0xFF kept");
+        assert_eq!(
+            strip_telnet(b"caf\xff.txt"),
+            b"caf\xff.txt",
+            "raw Latin-1 0xFF kept"
+        );
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub fn refuse_client(why: &str) {
 }
 
 pub fn run(args: Args) -> i32 {
+    // SECURITY: a descriptor leaked by whoever started us (inetd, a shell, a test runner)
+    // would be inherited by every session, e.g. a root-only file readable by the pre-login
+    // process; only 0, 1 and 2 belong to rsftpd.
+    sys::io::close_all_except(3, &[]);
     let inetd = sys::net::is_socket(0);
     if inetd {
         // Under inetd 1 and 2 are the client's socket: nothing but replies may reach it.

@@ -171,9 +171,9 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             use_sendfile,
         } => {
             if !ascii && use_sendfile {
-                match send_file(&file, offset, data, counter) {
-                    Ok(o) => return o,
-                    Err(_) => {} // sendfile unsupported here: fall back to copying
+                // Err: sendfile is unsupported for this file; fall back to copying.
+                if let Ok(o) = send_file(&file, offset, data, counter) {
+                    return o;
                 }
             }
             copy_file(file, offset, ascii, data, counter)

@@ -71,7 +71,7 @@ pub fn change_identity(id: &Identity) -> io::Result<()> {
         // SAFETY: c is a valid NUL-terminated path.
         cvt(unsafe { libc::chdir(c.as_ptr()) })?;
         // SAFETY: "." is a valid NUL-terminated path.
-        cvt(unsafe { libc::chroot(b".\0".as_ptr().cast()) })?;
+        cvt(unsafe { libc::chroot(c".".as_ptr()) })?;
     }
     let c = cpath(&id.chdir)?;
     // SAFETY: c is a valid NUL-terminated path.

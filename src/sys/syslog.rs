@@ -35,5 +35,5 @@ pub fn log(level: Level, msg: &str) {
     };
     let text = CString::new(msg.replace('\0', "?")).unwrap_or_default();
     // SAFETY: the format is a static "%s" and text is a valid C string.
-    unsafe { libc::syslog(pri, b"%s\0".as_ptr().cast(), text.as_ptr()) }
+    unsafe { libc::syslog(pri, c"%s".as_ptr(), text.as_ptr()) }
 }
