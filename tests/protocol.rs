@@ -1440,3 +1440,31 @@ fn idle_timeout_with_trickling_client_prelogin() {
     trickle_until_timeout(c);
     assert!(inetd.wait_all_exited(TIMEOUT));
 }
+
+#[test]
+fn nlst_dash_l_gives_long_lines_and_list_of_one_file() {
+    let f = Fixture::new("nlst-l");
+    f.file("a.txt", b"abc", 0o644);
+    f.file("sub/b.txt", b"b", 0o644);
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    let names = listing(&mut c, "NLST");
+    assert_eq!(names, b"a.txt\r\nsub\r\n");
+    let long = String::from_utf8(listing(&mut c, "NLST -l")).unwrap();
+    let lines: Vec<&str> = long.lines().collect();
+    assert_eq!(lines.len(), 2, "{long}");
+    assert!(
+        lines[0].starts_with("-rw-r--r--") && lines[0].ends_with(" a.txt"),
+        "{long}"
+    );
+    assert!(
+        lines[1].starts_with("drwx") && lines[1].ends_with(" sub"),
+        "{long}"
+    );
+    // LIST of a single file shows that file, under the name the client gave.
+    let one = String::from_utf8(listing(&mut c, "LIST sub/b.txt")).unwrap();
+    assert_eq!(one.lines().count(), 1);
+    assert!(one.starts_with("-rw-r--r--"), "{one}");
+    assert!(one.trim_end().ends_with(" sub/b.txt"), "{one}");
+    hang_up_and_check_exit(c, &inetd);
+}

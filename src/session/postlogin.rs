@@ -498,13 +498,10 @@ impl Session {
         if !self.cfg.dirlist_enable {
             return self.reply(550, "Permission denied.");
         }
-        let Some(mut job) = self.list_job(arg, long) else {
+        // NLST gives names unless `-l` asks for long lines (as vsftpd).
+        let Some(job) = self.list_job(arg, long) else {
             return self.reply(550, "Permission denied.");
         };
-        if !long {
-            // NLST lists names only, whatever the flags say.
-            job.long = false;
-        }
         let Some(stream) = self.open_data()? else {
             return Ok(Flow::Continue);
         };
