@@ -259,6 +259,10 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
         refuse_client(&format!("pre-login: cannot drop privileges: {e}"));
         return 1;
     }
+    // The kernel clears the parent-death signal when the credentials change: set it again.
+    if process::die_with_parent(monitor).is_err() {
+        return 1;
+    }
     // SECURITY: the pre-login process never needs to fork.
     let _ = process::limit(process::Resource::Nproc, 0);
     let cfg = &prep.cfg;
@@ -286,6 +290,10 @@ fn postlogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) ->
             "cannot enter anon_root {}: {e}",
             plan.anon_root.display()
         ));
+        return 1;
+    }
+    // The kernel clears the parent-death signal when the credentials change: set it again.
+    if process::die_with_parent(monitor).is_err() {
         return 1;
     }
     // SECURITY: a jail the user can write to lets them plant files the C library trusts

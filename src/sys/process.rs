@@ -85,7 +85,8 @@ pub fn kill_child(pid: i32) {
 }
 
 /// Make the kernel kill this process when its parent dies, then check the parent did not
-/// die before that took effect (DESIGN.md: no child outlives its parent).
+/// die before that took effect (DESIGN.md: no child outlives its parent). A change of
+/// uid or gid clears the setting (prctl(2)), so call this again after changing identity.
 pub fn die_with_parent(expected_parent: i32) -> io::Result<()> {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
     cvt(unsafe {
