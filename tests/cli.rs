@@ -110,7 +110,7 @@ fn security_relevant_unsupported_key_is_fatal_harmless_one_warns() {
     let (code, _, err) = run(&["-t", "-c", &c]);
     assert_eq!(code, 1, "ssl_enable=YES must not be silently ignored");
     assert!(err.contains("ssl_enable") && err.contains(":1:"), "{err}");
-    let c = conf(&f, "deny_file={*.mp3}\n");
+    let c = conf(&f, "cmds_denied=DELE\n");
     assert_eq!(run(&["-t", "-c", &c]).0, 1);
     let c = conf(&f, "xferlog_enable=YES\n");
     let (code, out, err) = run(&["-t", "-c", &c]);

@@ -176,6 +176,16 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "anon_mkdir_write_enable",
+    "anon_other_write_enable",
+    "anon_umask",
+    "anon_upload_enable",
+    "ascii_upload_enable",
+    "chmod_enable",
+    "deny_file",
+    "file_open_mode",
+    "hide_file",
+    "mdtm_write",
     "listen",
     "listen_address",
     "listen_port",
@@ -302,12 +312,10 @@ fn support_classification() {
             "chroot_local_user",
             "cmds_allowed",
             "cmds_denied",
-            "deny_file",
             "download_file",
             "ftp_enable",
             "ftpusers_file",
             "guest_enable",
-            "hide_file",
             "implicit_ssl",
             "local_root",
             "passwd_chroot_enable",
@@ -481,8 +489,8 @@ fn option_errors_and_override() {
 #[test]
 fn fatal_versus_warning() {
     assert_eq!(
-        parse_err("\n\n\n\ndeny_file={*.mp3}"),
-        "/etc/rsftpd.conf:5: key 'deny_file' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'deny_file='"
+        parse_err("\n\n\n\ncmds_denied=DELE"),
+        "/etc/rsftpd.conf:5: key 'cmds_denied' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'cmds_denied='"
     );
     assert_eq!(
         parse_err("ssl_enable=YES"),
@@ -492,7 +500,6 @@ fn fatal_versus_warning() {
         "chroot_local_user=YES",
         "userlist_enable=YES",
         "tcp_wrappers=YES",
-        "hide_file=x",
         "cmds_allowed=RETR",
         "user_config_dir=/etc/u",
         "local_root=/srv",
@@ -755,7 +762,6 @@ fn classic_inetd_config() {
         [
             "local_enable",
             "local_umask",
-            "anon_upload_enable",
             "xferlog_enable",
             "pam_service_name"
         ]

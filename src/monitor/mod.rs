@@ -318,6 +318,7 @@ fn postlogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) ->
         anonymous: true,
         user: prep.cfg.ftp_username.clone().into_bytes(),
         broker: Some(sess),
+        anon_uid: Some(plan.anon.uid),
     };
     match postlogin::run(ctl, ctx) {
         Ok(()) => 0,

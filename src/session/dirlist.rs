@@ -41,6 +41,11 @@ pub struct ListJob {
     /// SECURITY: anonymous sessions with anon_world_readable_only list only directories
     /// that are world-readable.
     pub require_world_readable: bool,
+    /// hide_file: entries whose name matches are not listed (still reachable by name).
+    pub hide: Option<Vec<u8>>,
+    /// SECURITY: entries owned by this uid are not listed (the anonymous account's own
+    /// uploads, so a drop box never shows what was dropped).
+    pub hide_uid: Option<u32>,
     pub now: i64,
 }
 
@@ -109,6 +114,12 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                         Err(_) => return Err(ListError::TooComplex),
                     }
                 }
+                if let Some(h) = &job.hide {
+                    let mut budget = limits::GLOB_STEPS_MAX;
+                    if glob::matches(h, &name, &mut budget).unwrap_or(true) {
+                        continue;
+                    }
+                }
                 if items.len() >= limits::LIST_ENTRIES_MAX {
                     break;
                 }
@@ -116,6 +127,9 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 let Ok(md) = std::fs::symlink_metadata(&path) else {
                     continue;
                 };
+                if job.hide_uid == Some(md.uid()) {
+                    continue;
+                }
                 items.push(item(name, &path, md, job.long));
             }
         }

@@ -182,6 +182,7 @@ fn development(prep: &Prepared) -> i32 {
         anonymous: true,
         user,
         broker: None,
+        anon_uid: None,
     };
     match postlogin::run(ctl, ctx) {
         Ok(()) => 0,

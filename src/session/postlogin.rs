@@ -8,6 +8,8 @@ use super::control::{Control, Input};
 use super::data::{self, Setup};
 use super::dirlist::{self, ListJob, Target};
 use super::transfer::{self, Job, Outcome};
+
+mod write;
 use crate::config::Config;
 use crate::log;
 use crate::proto::{addr, command, glob, listing, path};
@@ -31,6 +33,9 @@ pub struct Context {
     pub user: Vec<u8>,
     /// IPC channel to the monitor (port-20 sockets); None in development mode.
     pub broker: Option<OwnedFd>,
+    /// The uid of the anonymous account when this session runs as it (its files are
+    /// anonymous uploads); None for local users and in development mode.
+    pub anon_uid: Option<u32>,
 }
 
 enum Flow {
@@ -73,12 +78,12 @@ static VERBS: &[Verb] = &[
     v("ALLO", Req, false, |s, _| {
         s.reply(202, "ALLO command ignored.")
     }),
-    v("APPE", Req, true, Session::not_implemented),
+    v("APPE", Req, true, Session::appe),
     v("AUTH", Opt, false, Session::not_implemented),
     v("CCC", No, false, Session::not_implemented),
     v("CDUP", No, false, |s, _| s.cwd(b"..")),
     v("CWD", Req, false, |s, a| s.cwd(a.unwrap_or(b""))),
-    v("DELE", Req, true, Session::not_implemented),
+    v("DELE", Req, true, Session::dele),
     v("EPRT", Req, false, Session::eprt),
     v("EPSV", Opt, false, Session::epsv),
     v("FEAT", No, false, |s, _| {
@@ -100,7 +105,7 @@ static VERBS: &[Verb] = &[
     v("LIST", Opt, false, |s, a| s.list(a, true)),
     v("MDTM", Req, false, Session::mdtm),
     v("MFMT", Req, true, Session::not_implemented),
-    v("MKD", Req, true, Session::not_implemented),
+    v("MKD", Req, true, Session::mkd),
     v("MLSD", Opt, false, Session::not_implemented),
     v("MLST", Opt, false, Session::not_implemented),
     v("MODE", Req, false, |s, a| {
@@ -132,15 +137,15 @@ static VERBS: &[Verb] = &[
     v("REIN", Opt, false, Session::not_implemented),
     v("REST", Req, false, Session::rest),
     v("RETR", Req, false, Session::retr),
-    v("RMD", Req, true, Session::not_implemented),
-    v("RNFR", Req, true, Session::not_implemented),
-    v("RNTO", Req, true, Session::not_implemented),
-    v("SITE", Opt, true, Session::not_implemented),
+    v("RMD", Req, true, Session::rmd),
+    v("RNFR", Req, true, Session::rnfr),
+    v("RNTO", Req, true, Session::rnto),
+    v("SITE", Opt, true, Session::site),
     v("SIZE", Req, false, Session::size),
     v("SMNT", Opt, false, Session::not_implemented),
     v("STAT", Opt, false, Session::stat),
-    v("STOR", Req, true, Session::not_implemented),
-    v("STOU", Opt, true, Session::not_implemented),
+    v("STOR", Req, true, Session::stor),
+    v("STOU", Opt, true, Session::stou),
     v("STRU", Req, false, |s, a| {
         if a.is_some_and(|m| m.eq_ignore_ascii_case(b"F")) {
             s.reply(200, "Structure set to F.")
@@ -161,9 +166,9 @@ static VERBS: &[Verb] = &[
     }),
     v("XCUP", No, false, |s, _| s.cwd(b"..")),
     v("XCWD", Req, false, |s, a| s.cwd(a.unwrap_or(b""))),
-    v("XMKD", Req, true, Session::not_implemented),
+    v("XMKD", Req, true, Session::mkd),
     v("XPWD", No, false, Session::pwd),
-    v("XRMD", Req, true, Session::not_implemented),
+    v("XRMD", Req, true, Session::rmd),
 ];
 
 fn lookup(verb: &str) -> Option<&'static Verb> {
@@ -191,6 +196,10 @@ struct Session {
     seen_messages: Vec<Vec<u8>>,
     /// A command line read during a transfer that must wait until the transfer ends.
     pending: Option<Vec<u8>>,
+    /// The path RNFR named, for the RNTO that must follow.
+    rnfr: Option<Vec<u8>>,
+    /// See Context::anon_uid.
+    anon_uid: Option<u32>,
 }
 
 /// Serve a logged-in client until it quits or goes away.
@@ -212,6 +221,8 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
         epsv_all: false,
         seen_messages: Vec::new(),
         pending: None,
+        rnfr: None,
+        anon_uid: ctx.anon_uid,
     };
     let msg = s.dir_message(b"/".to_vec());
     s.ctl.reply_with_message(230, &msg, "Login successful.")?;
@@ -261,12 +272,16 @@ impl Session {
             }
             _ => {}
         }
-        // SECURITY: one gate for every command that changes the file system. Anonymous
-        // sessions and write_enable=NO get vsftpd's answer.
-        if verb.write && (!self.cfg.write_enable || self.anonymous) {
+        // SECURITY: one gate for every command that changes the file system; the
+        // anonymous gates are in write::may_write, which every write handler calls.
+        if verb.write && !self.cfg.write_enable {
             return self.reply(550, "Permission denied.");
         }
         let flow = (verb.handler)(self, arg);
+        if verb.name != "RNFR" {
+            // RNFR names a file for the very next command only.
+            self.rnfr = None;
+        }
         if matches!(verb.name, "RETR" | "STOR" | "APPE" | "STOU") {
             // A restart offset is used up by the next transfer, as in vsftpd, not by the
             // commands in between: clients send REST before PASV/EPSV or TYPE too.
@@ -283,9 +298,15 @@ impl Session {
         self.reply(225, "No transfer to ABOR.")
     }
 
-    /// Resolve a client path to (virtual, real).
+    /// Resolve a client path to (virtual, real). None for a path that cannot be resolved
+    /// or that deny_file forbids: every path-taking command goes through here.
     fn resolve(&self, arg: &[u8]) -> Option<(Vec<u8>, PathBuf)> {
         let virt = path::resolve(&self.cwd, arg, &self.home).ok()?;
+        // SECURITY: deny_file applies to every component, so nothing below a denied
+        // directory is reachable either.
+        if any_component_matches(self.cfg.deny_file.as_deref(), &virt) {
+            return None;
+        }
         let real = path::to_real(&self.root, &virt);
         Some((virt, real))
     }
@@ -389,11 +410,11 @@ impl Session {
         match md {
             Some(md) if md.is_file() => self.reply(213, &listing::format_mdtm(md.mtime())),
             _ => {
-                // `MDTM YYYYMMDDHHMMSS file` sets a time: a write, refused here.
+                // `MDTM YYYYMMDDHHMMSS file` sets the time (a file literally named so wins).
                 let is_set =
                     a.len() > 15 && a[..14].iter().all(u8::is_ascii_digit) && a[14] == b' ';
-                if is_set && (self.anonymous || !self.cfg.write_enable) {
-                    self.reply(550, "Permission denied.")
+                if is_set {
+                    self.mdtm_set(&a[..14], &a[15..])
                 } else {
                     self.reply(550, "Could not get file modification time.")
                 }
@@ -490,6 +511,8 @@ impl Session {
             use_localtime: self.cfg.use_localtime,
             prefix,
             require_world_readable: self.anonymous && self.cfg.anon_world_readable_only,
+            hide: self.cfg.hide_file.as_ref().map(|h| h.as_bytes().to_vec()),
+            hide_uid: self.anon_uid,
             now: sys::time::now(),
         })
     }
@@ -506,7 +529,9 @@ impl Session {
             return Ok(Flow::Continue);
         };
         self.ctl.reply(150, "Here comes the directory listing.")?;
-        self.transfer(Job::List(job), stream, "Directory send OK.")
+        Ok(self
+            .transfer(Job::List(job), stream, "Directory send OK.")?
+            .0)
     }
 
     fn retr(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
@@ -523,6 +548,9 @@ impl Session {
         // SECURITY: anonymous users fetch only world-readable files, so a drop box's
         // uploads (mode 0600) cannot be downloaded by others.
         if self.anonymous && self.cfg.anon_world_readable_only && md.mode() & 0o004 == 0 {
+            return self.reply(550, "Failed to open file.");
+        }
+        if self.anon_owned(&md) {
             return self.reply(550, "Failed to open file.");
         }
         let ascii = self.ascii && self.cfg.ascii_download_enable;
@@ -556,7 +584,7 @@ impl Session {
             ascii,
             use_sendfile: self.cfg.use_sendfile,
         };
-        self.transfer(job, stream, "Transfer complete.")
+        Ok(self.transfer(job, stream, "Transfer complete.")?.0)
     }
 
     /// Open the data connection set up by PASV/EPSV/PORT/EPRT; on failure the reply is
@@ -579,15 +607,24 @@ impl Session {
         }
     }
 
-    /// Run a transfer child and serve the control connection until it ends.
-    fn transfer(&mut self, job: Job, stream: TcpStream, done: &str) -> io::Result<Flow> {
+    /// Run a transfer child and serve the control connection until it ends. Returns what
+    /// to do next, how the transfer ended and how many bytes it moved.
+    fn transfer(
+        &mut self,
+        job: Job,
+        stream: TcpStream,
+        done: &str,
+    ) -> io::Result<(Flow, Outcome, u64)> {
+        let upload = matches!(job, Job::Stor { .. });
         let timeout = (self.cfg.data_connection_timeout > 0)
             .then(|| Duration::from_secs(self.cfg.data_connection_timeout.into()));
         let running = match transfer::start(job, stream, timeout) {
             Ok(r) => r,
             Err(e) => {
                 log::error(&format!("cannot start a transfer: {e}"));
-                return self.reply(451, "Local error: cannot start the transfer.");
+                self.ctl
+                    .reply(451, "Local error: cannot start the transfer.")?;
+                return Ok((Flow::Continue, Outcome::Died, 0));
             }
         };
         let mut quit_after = false;
@@ -602,23 +639,27 @@ impl Session {
                 let line = match self.ctl.read_line()? {
                     Input::Line(l) => l,
                     Input::Eof | Input::Timeout => {
-                        running.abort();
-                        return Ok(Flow::Quit);
+                        let n = running.abort();
+                        return Ok((Flow::Quit, Outcome::Aborted, n));
                     }
                     Input::TooLong => {
-                        running.abort();
+                        let n = running.abort();
                         self.ctl.reply(500, "Input line too long.")?;
-                        return Ok(Flow::Quit);
+                        return Ok((Flow::Quit, Outcome::Aborted, n));
                     }
                 };
                 let cmd = command::parse(command::trim_eol(&line));
                 match cmd.verb.as_str() {
                     "ABOR" => {
-                        running.abort();
-                        self.ctl.reply(426, "Failure writing network stream.")?;
+                        let n = running.abort();
+                        if upload {
+                            self.ctl.reply(426, "Failure reading network stream.")?;
+                        } else {
+                            self.ctl.reply(426, "Failure writing network stream.")?;
+                        }
                         self.ctl.reply(226, "ABOR successful.")?;
                         self.ctl.touch();
-                        return Ok(Flow::Continue);
+                        return Ok((Flow::Continue, Outcome::Aborted, n));
                     }
                     "STAT" if cmd.arg.is_none() => {
                         let lines = vec![format!(
@@ -636,44 +677,28 @@ impl Session {
                 }
                 continue;
             }
-            let (outcome, _bytes) = running.finish();
+            let (outcome, bytes) = running.finish();
             self.ctl.touch();
-            let flow = match outcome {
-                Outcome::Ok => {
-                    self.ctl.reply(226, done)?;
-                    Flow::Continue
-                }
-                Outcome::NetWrite => {
-                    self.ctl.reply(426, "Failure writing network stream.")?;
-                    Flow::Continue
-                }
-                Outcome::LocalRead => {
-                    self.ctl.reply(451, "Failure reading local file.")?;
-                    Flow::Continue
-                }
-                Outcome::DataTimeout => {
-                    self.ctl.reply(421, "Data timeout. Reconnect. Sorry.")?;
-                    Flow::Quit
-                }
-                Outcome::DirFailed => {
-                    self.ctl
-                        .reply(226, "Transfer done (but failed to open directory).")?;
-                    Flow::Continue
-                }
-                Outcome::TooComplex => {
-                    self.ctl.reply(451, "Pattern too complex.")?;
-                    Flow::Continue
-                }
-                Outcome::Died => {
-                    self.ctl.reply(451, "Transfer failed.")?;
-                    Flow::Continue
-                }
+            let (code, text, quit) = match outcome {
+                Outcome::Ok => (226, done, false),
+                Outcome::NetWrite => (426, "Failure writing network stream.", false),
+                Outcome::NetRead => (426, "Failure reading network stream.", false),
+                Outcome::LocalRead => (451, "Failure reading local file.", false),
+                Outcome::LocalWrite => (451, "Failure writing to local file.", false),
+                Outcome::DiskFull => (452, "Insufficient storage space on the server.", false),
+                Outcome::QuotaExceeded => (552, "Disk quota exceeded.", false),
+                Outcome::DataTimeout => (421, "Data timeout. Reconnect. Sorry.", true),
+                Outcome::DirFailed => (226, "Transfer done (but failed to open directory).", false),
+                Outcome::TooComplex => (451, "Pattern too complex.", false),
+                Outcome::Died | Outcome::Aborted => (451, "Transfer failed.", false),
             };
+            self.ctl.reply(code, text)?;
             if quit_after {
                 self.ctl.reply(221, "Goodbye.")?;
-                return Ok(Flow::Quit);
+                return Ok((Flow::Quit, outcome, bytes));
             }
-            return Ok(flow);
+            let flow = if quit { Flow::Quit } else { Flow::Continue };
+            return Ok((flow, outcome, bytes));
         }
     }
 
@@ -799,6 +824,18 @@ impl Session {
         self.set_active(target);
         self.reply(200, "EPRT command successful. Consider using EPSV.")
     }
+}
+
+/// Does any component of the virtual path match the (vsftpd-syntax) pattern? A pattern
+/// too complex to evaluate counts as a match: refuse rather than allow.
+fn any_component_matches(pattern: Option<&str>, virt: &[u8]) -> bool {
+    let Some(p) = pattern else { return false };
+    virt.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .any(|c| {
+            let mut budget = crate::limits::GLOB_STEPS_MAX;
+            glob::matches(p.as_bytes(), c, &mut budget).unwrap_or(true)
+        })
 }
 
 /// Split a client path into (everything before the last '/', included; last component).

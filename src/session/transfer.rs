@@ -23,6 +23,12 @@ pub enum Job {
     },
     /// Send a directory listing.
     List(ListJob),
+    /// Receive a file, writing from `offset`; `ascii` converts CRLF to LF.
+    Stor {
+        file: File,
+        offset: u64,
+        ascii: bool,
+    },
 }
 
 /// How a transfer ended, as the session reports it.
@@ -41,6 +47,15 @@ pub enum Outcome {
     TooComplex,
     /// The child died without a report: 451.
     Died,
+    /// 426 Failure reading network stream.
+    NetRead,
+    /// 451 Failure writing to local file.
+    LocalWrite,
+    /// 452 (ENOSPC) or 552 (EDQUOT): no room for the upload.
+    DiskFull,
+    QuotaExceeded,
+    /// Killed by ABOR or because the client went away (never reported by a child).
+    Aborted,
 }
 
 const RECORD: usize = 16;
@@ -54,6 +69,11 @@ fn code(o: Outcome) -> u8 {
         Outcome::DirFailed => 5,
         Outcome::TooComplex => 6,
         Outcome::Died => 7,
+        Outcome::NetRead => 8,
+        Outcome::LocalWrite => 9,
+        Outcome::DiskFull => 10,
+        Outcome::QuotaExceeded => 11,
+        Outcome::Aborted => 12,
     }
 }
 
@@ -65,6 +85,10 @@ fn decode(b: u8) -> Outcome {
         4 => Outcome::DataTimeout,
         5 => Outcome::DirFailed,
         6 => Outcome::TooComplex,
+        8 => Outcome::NetRead,
+        9 => Outcome::LocalWrite,
+        10 => Outcome::DiskFull,
+        11 => Outcome::QuotaExceeded,
         _ => Outcome::Died,
     }
 }
@@ -134,7 +158,7 @@ pub fn start(job: Job, data: TcpStream, data_timeout: Option<Duration>) -> io::R
             sys::io::close_raw(0);
             let mut keep = vec![data.as_raw_fd(), w.as_raw_fd()];
             match &job {
-                Job::Retr { file, .. } => keep.push(file.as_raw_fd()),
+                Job::Retr { file, .. } | Job::Stor { file, .. } => keep.push(file.as_raw_fd()),
                 Job::List(_) => {}
             }
             sys::io::close_all_except(3, &keep);
@@ -178,6 +202,11 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             }
             copy_file(file, offset, ascii, data, counter)
         }
+        Job::Stor {
+            file,
+            offset,
+            ascii,
+        } => receive_file(file, offset, ascii, data, counter),
         Job::List(job) => {
             let mut out = CountingWriter {
                 inner: io::BufWriter::with_capacity(64 * 1024, data),
@@ -279,4 +308,69 @@ fn copy_file(
         }
         counter.add(chunk.len() as u64);
     }
+}
+
+/// Size of the buffer uploads are received through (large, so a fast client costs few
+/// system calls).
+const RECV_BUF: usize = 256 * 1024;
+
+fn local_write_error(e: &io::Error) -> Outcome {
+    match e.raw_os_error() {
+        Some(28) => Outcome::DiskFull,       // ENOSPC
+        Some(122) => Outcome::QuotaExceeded, // EDQUOT
+        _ => Outcome::LocalWrite,
+    }
+}
+
+/// Receive an upload until the client closes the data connection. What arrived before an
+/// error, an ABOR or a disconnect stays in the file.
+fn receive_file(
+    mut file: File,
+    offset: u64,
+    ascii: bool,
+    mut data: &TcpStream,
+    counter: &SharedCounter,
+) -> Outcome {
+    use std::io::Seek;
+    if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
+        return Outcome::LocalWrite;
+    }
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut conv = ascii::FromNetwork::new();
+    let mut out = Vec::new();
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Outcome::DataTimeout
+            }
+            Err(_) => return Outcome::NetRead,
+        };
+        counter.add(n as u64);
+        let chunk: &[u8] = if ascii {
+            out.clear();
+            conv.convert(&buf[..n], &mut out);
+            &out
+        } else {
+            &buf[..n]
+        };
+        if let Err(e) = file.write_all(chunk) {
+            return local_write_error(&e);
+        }
+    }
+    if ascii {
+        out.clear();
+        conv.finish(&mut out);
+        if let Err(e) = file.write_all(&out) {
+            return local_write_error(&e);
+        }
+    }
+    Outcome::Ok
 }

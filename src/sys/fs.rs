@@ -65,3 +65,74 @@ pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
     cvt(unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) })?;
     Ok(())
 }
+
+/// Set the process umask (SITE UMASK); returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// Read the process umask without changing it.
+pub fn get_umask() -> u32 {
+    let old = set_umask(0o077);
+    set_umask(old);
+    old
+}
+
+/// Set a file's modification time (MDTM with a time argument), leaving the access time.
+/// Does not follow a final symlink out of the served tree's rules: the kernel resolves the
+/// path inside the process's root.
+pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
+    let c = cpath(path)?;
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: secs as libc::time_t,
+            tv_nsec: 0,
+        },
+    ];
+    // SAFETY: c is a valid NUL-terminated path and times is an array of two timespecs.
+    cvt(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) })?;
+    Ok(())
+}
+
+/// Open a file for an upload without blocking on FIFOs or devices, then insist it is a
+/// regular file. `exclusive`: create only (O_EXCL, anonymous uploads never overwrite);
+/// `append`: O_APPEND; otherwise create or open, truncating only when `truncate`.
+pub fn open_upload(
+    path: &Path,
+    exclusive: bool,
+    append: bool,
+    truncate: bool,
+    mode: u32,
+) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true)
+        .mode(mode)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    if exclusive {
+        o.create_new(true);
+    } else {
+        o.create(true);
+    }
+    if append {
+        o.append(true);
+    }
+    let f = o.open(path)?;
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if truncate && !append {
+        f.set_len(0)?;
+    }
+    use std::os::fd::AsRawFd;
+    super::io::set_nonblocking(f.as_raw_fd(), false)?;
+    Ok(f)
+}

@@ -1,0 +1,410 @@
+//! Commands that change the file system: STOR, STOU, APPE, DELE, RMD, MKD, RNFR/RNTO,
+//! SITE (CHMOD, UMASK, HELP) and the two-argument MDTM. Every one goes through the gates in
+//! `may_write` and through `Session::resolve` (jail, deny_file). Runs in the post-login
+//! session with the user's identity, inside the user's jail.
+
+use super::{Flow, Session};
+use crate::log;
+use crate::proto::path;
+use crate::session::transfer::{Job, Outcome};
+use crate::sys;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+
+/// What kind of write a command is, for the anonymous gates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Need {
+    /// STOR, STOU of a new file: anon_upload_enable.
+    Upload,
+    /// MKD: anon_mkdir_write_enable.
+    Mkdir,
+    /// Everything that changes what exists: anon_other_write_enable.
+    Other,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Store,
+    Unique,
+    Append,
+}
+
+/// The reply for a failed create/open of an upload.
+fn open_error_reply(e: &io::Error) -> (u16, &'static str) {
+    match e.raw_os_error() {
+        Some(13) | Some(1) | Some(30) => (550, "Permission denied."), // EACCES EPERM EROFS
+        Some(2) | Some(20) => (550, "No such file or directory."),    // ENOENT ENOTDIR
+        Some(28) => (452, "Insufficient storage space on the server."), // ENOSPC
+        Some(122) => (552, "Disk quota exceeded."),                   // EDQUOT
+        _ => (553, "Could not create file."),
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parse `YYYYMMDDHHMMSS` (UTC) into Unix seconds.
+pub(super) fn parse_mdtm_time(t: &[u8]) -> Option<i64> {
+    if t.len() != 14 || !t.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |a: usize, b: usize| std::str::from_utf8(&t[a..b]).ok()?.parse::<u32>().ok();
+    let (y, mo, d, h, mi, s) = (
+        n(0, 4)?,
+        n(4, 6)?,
+        n(6, 8)?,
+        n(8, 10)?,
+        n(10, 12)?,
+        n(12, 14)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y as i64, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64)
+}
+
+impl Session {
+    /// The write gates: write_enable for everyone, and for anonymous sessions the key
+    /// that allows this kind of write.
+    pub(super) fn may_write(&self, need: Need) -> bool {
+        if !self.cfg.write_enable {
+            return false;
+        }
+        if !self.anonymous {
+            return true;
+        }
+        match need {
+            Need::Upload => self.cfg.anon_upload_enable,
+            Need::Mkdir => self.cfg.anon_mkdir_write_enable,
+            Need::Other => self.cfg.anon_other_write_enable,
+        }
+    }
+
+    pub(super) fn stor(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        self.upload(arg, Kind::Store)
+    }
+
+    pub(super) fn stou(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        self.upload(arg, Kind::Unique)
+    }
+
+    pub(super) fn appe(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        self.upload(arg, Kind::Append)
+    }
+
+    fn upload(&mut self, arg: Option<&[u8]>, kind: Kind) -> io::Result<Flow> {
+        let need = if kind == Kind::Append {
+            Need::Other
+        } else {
+            Need::Upload
+        };
+        if !self.may_write(need) {
+            return self.reply(550, "Permission denied.");
+        }
+        let offset = self.rest;
+        // SECURITY: anonymous uploads never overwrite, append to or resume onto an existing
+        // file (a drop box's contents stay as they arrived) unless anon_other_write_enable.
+        let anon_restricted = self.anonymous && !self.cfg.anon_other_write_enable;
+        if offset > 0 && (anon_restricted || kind != Kind::Store) {
+            return self.reply(550, "Permission denied.");
+        }
+        let ascii = self.ascii && self.cfg.ascii_upload_enable;
+        if offset > 0 && ascii {
+            return self.reply(550, "No support for resume of ASCII transfer.");
+        }
+        let mode = self.cfg.file_open_mode;
+        let (virt, file) = match kind {
+            Kind::Unique => match self.unique_file(arg, mode) {
+                Ok(x) => x,
+                Err(e) => {
+                    let (c, t) = open_error_reply(&e);
+                    return self.reply(c, t);
+                }
+            },
+            _ => {
+                let Some((virt, real)) = self.resolve(arg.unwrap_or(b"")) else {
+                    return self.reply(553, "Could not create file.");
+                };
+                if offset > 0 {
+                    match std::fs::metadata(&real) {
+                        Ok(md) if md.is_file() && offset <= md.len() => {}
+                        Ok(md) if md.is_file() => {
+                            return self.reply(
+                                554,
+                                &format!(
+                                "Restart offset {offset} is past the end of the file ({} bytes).",
+                                md.len()
+                            ),
+                            )
+                        }
+                        _ => return self.reply(550, "No such file or directory."),
+                    }
+                }
+                let exclusive = anon_restricted;
+                let append = kind == Kind::Append;
+                // REST then STOR writes from the offset and keeps what follows (as vsftpd);
+                // a plain STOR replaces the file.
+                let truncate = offset == 0 && !append;
+                match sys::fs::open_upload(&real, exclusive, append, truncate, mode) {
+                    Ok(f) => (virt, f),
+                    Err(e) => {
+                        let (c, t) = open_error_reply(&e);
+                        return self.reply(c, t);
+                    }
+                }
+            }
+        };
+        let Some(stream) = self.open_data()? else {
+            return Ok(Flow::Continue);
+        };
+        if kind == Kind::Unique {
+            let (_, name) = path::parent_and_name(&virt);
+            let mut text = b"FILE: ".to_vec();
+            text.extend_from_slice(name);
+            self.ctl.reply_bytes(150, &text)?;
+        } else {
+            self.ctl.reply(150, "Ok to send data.")?;
+        }
+        let (flow, outcome, bytes) = self.transfer(
+            Job::Stor {
+                file,
+                offset,
+                ascii,
+            },
+            stream,
+            "Transfer complete.",
+        )?;
+        let what = format!(
+            "Client \"{}\", \"{}\", {bytes} bytes",
+            self.peer.ip(),
+            log::escape(&virt)
+        );
+        if outcome == Outcome::Ok {
+            log::info(&format!("[{}] OK UPLOAD: {what}", log::escape(&self.user)));
+        } else {
+            log::info(&format!(
+                "[{}] FAIL UPLOAD: {what} (incomplete)",
+                log::escape(&self.user)
+            ));
+        }
+        Ok(flow)
+    }
+
+    /// STOU: a new file named after the argument (or `STOU`), then `.1`, `.2`, ...
+    fn unique_file(&self, arg: Option<&[u8]>, mode: u32) -> io::Result<(Vec<u8>, std::fs::File)> {
+        let base: Vec<u8> = arg.map(|a| a.to_vec()).unwrap_or_else(|| b"STOU".to_vec());
+        let mut last = io::Error::from_raw_os_error(17);
+        for i in 0..1000u32 {
+            let mut name = base.clone();
+            if i > 0 {
+                name.extend_from_slice(format!(".{i}").as_bytes());
+            }
+            let Some((virt, real)) = self.resolve(&name) else {
+                return Err(io::Error::from_raw_os_error(1));
+            };
+            match sys::fs::open_upload(&real, true, false, false, mode) {
+                Ok(f) => return Ok((virt, f)),
+                Err(e) if e.raw_os_error() == Some(17) => last = e, // EEXIST: next name
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    pub(super) fn dele(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        let ok = self
+            .resolve(arg.unwrap_or(b""))
+            .map(|(_, real)| std::fs::remove_file(real));
+        match ok {
+            Some(Ok(())) => self.reply(250, "Delete operation successful."),
+            _ => self.reply(550, "Delete operation failed."),
+        }
+    }
+
+    pub(super) fn rmd(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        let ok = self
+            .resolve(arg.unwrap_or(b""))
+            .map(|(_, real)| std::fs::remove_dir(real));
+        match ok {
+            Some(Ok(())) => self.reply(250, "Remove directory operation successful."),
+            _ => self.reply(550, "Remove directory operation failed."),
+        }
+    }
+
+    pub(super) fn mkd(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.may_write(Need::Mkdir) {
+            return self.reply(550, "Permission denied.");
+        }
+        let Some((virt, real)) = self.resolve(arg.unwrap_or(b"")) else {
+            return self.reply(550, "Create directory operation failed.");
+        };
+        match std::fs::DirBuilder::new().mode(0o777).create(&real) {
+            Ok(()) => {
+                let mut text = path::quote_257(&virt);
+                text.extend_from_slice(b" created");
+                self.ctl.reply_bytes(257, &text)?;
+                Ok(Flow::Continue)
+            }
+            Err(_) => self.reply(550, "Create directory operation failed."),
+        }
+    }
+
+    pub(super) fn rnfr(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        match self.resolve(arg.unwrap_or(b"")) {
+            Some((virt, real)) if std::fs::symlink_metadata(&real).is_ok() => {
+                self.rnfr = Some(virt);
+                self.reply(350, "Ready for RNTO.")
+            }
+            _ => self.reply(550, "RNFR command failed."),
+        }
+    }
+
+    pub(super) fn rnto(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        let Some(from) = self.rnfr.take() else {
+            return self.reply(503, "RNFR required first.");
+        };
+        if !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        let from_real = path::to_real(&self.root, &from);
+        match self.resolve(arg.unwrap_or(b"")) {
+            Some((_, to_real)) if std::fs::rename(&from_real, &to_real).is_ok() => {
+                self.reply(250, "Rename successful.")
+            }
+            _ => self.reply(550, "Rename failed."),
+        }
+    }
+
+    pub(super) fn site(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        // SECURITY: anonymous users get no SITE commands at all (as vsftpd).
+        if self.anonymous {
+            return self.reply(550, "Permission denied.");
+        }
+        let a = arg.unwrap_or(b"");
+        let (sub, rest) = match a.iter().position(|&b| b == b' ') {
+            Some(p) => (&a[..p], &a[p + 1..]),
+            None => (a, &b""[..]),
+        };
+        let sub = String::from_utf8_lossy(sub).to_ascii_uppercase();
+        match sub.as_str() {
+            "CHMOD" if self.cfg.chmod_enable => self.site_chmod(rest),
+            "UMASK" => {
+                let rest = std::str::from_utf8(rest).unwrap_or("").trim();
+                if rest.is_empty() {
+                    let m = sys::fs::get_umask();
+                    return self.reply(200, &format!("Your current UMASK is 0{m:03o}"));
+                }
+                match u32::from_str_radix(rest, 8) {
+                    Ok(m) if m <= 0o777 => {
+                        sys::fs::set_umask(m);
+                        self.reply(200, &format!("UMASK set to 0{m:03o}"))
+                    }
+                    _ => self.reply(500, "Bad UMASK value."),
+                }
+            }
+            "HELP" => {
+                if self.cfg.chmod_enable {
+                    self.reply(214, "CHMOD UMASK HELP")
+                } else {
+                    self.reply(214, "UMASK HELP")
+                }
+            }
+            _ => self.reply(500, "Unknown SITE command."),
+        }
+    }
+
+    fn site_chmod(&mut self, rest: &[u8]) -> io::Result<Flow> {
+        let (mode, file) = match rest.iter().position(|&b| b == b' ') {
+            Some(p) if p + 1 < rest.len() => (&rest[..p], &rest[p + 1..]),
+            _ => return self.reply(500, "SITE CHMOD needs 2 arguments."),
+        };
+        let mode = std::str::from_utf8(mode)
+            .ok()
+            .and_then(|m| u32::from_str_radix(m, 8).ok());
+        // Permission bits only: no set-id or sticky bits from a client.
+        let Some(mode) = mode.filter(|m| *m <= 0o777) else {
+            return self.reply(550, "SITE CHMOD command failed.");
+        };
+        match self.resolve(file) {
+            Some((_, real))
+                if std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode))
+                    .is_ok() =>
+            {
+                self.reply(200, "SITE CHMOD command ok.")
+            }
+            _ => self.reply(550, "SITE CHMOD command failed."),
+        }
+    }
+
+    /// `MDTM YYYYMMDDHHMMSS file`: set the modification time (mdtm_write).
+    pub(super) fn mdtm_set(&mut self, time: &[u8], file: &[u8]) -> io::Result<Flow> {
+        if !self.cfg.mdtm_write || !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        let Some(t) = parse_mdtm_time(time) else {
+            return self.reply(550, "Could not set file modification time.");
+        };
+        match self.resolve(file) {
+            Some((_, real))
+                if std::fs::metadata(&real)
+                    .map(|m| m.is_file())
+                    .unwrap_or(false)
+                    && sys::fs::set_mtime(&real, t).is_ok() =>
+            {
+                self.reply(213, "File modification time set.")
+            }
+            _ => self.reply(550, "Could not set file modification time."),
+        }
+    }
+
+    /// SECURITY: files the anonymous account owns are its uploads: anonymous sessions may
+    /// neither fetch nor list them, whatever their mode (the drop box stays write-only even
+    /// with a lax anon_umask).
+    pub(super) fn anon_owned(&self, md: &std::fs::Metadata) -> bool {
+        self.anon_uid == Some(md.uid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mdtm_times() {
+        assert_eq!(parse_mdtm_time(b"19700101000000"), Some(0));
+        assert_eq!(parse_mdtm_time(b"20200101120000"), Some(1_577_880_000));
+        assert_eq!(parse_mdtm_time(b"20240229235959"), Some(1_709_251_199));
+        assert_eq!(parse_mdtm_time(b"20201301000000"), None);
+        assert_eq!(parse_mdtm_time(b"2020010112000"), None);
+        assert_eq!(parse_mdtm_time(b"2020010112000x"), None);
+    }
+
+    #[test]
+    fn open_errors_map_to_replies() {
+        assert_eq!(open_error_reply(&io::Error::from_raw_os_error(13)).0, 550);
+        assert_eq!(open_error_reply(&io::Error::from_raw_os_error(2)).0, 550);
+        assert_eq!(open_error_reply(&io::Error::from_raw_os_error(28)).0, 452);
+        assert_eq!(open_error_reply(&io::Error::from_raw_os_error(122)).0, 552);
+        assert_eq!(
+            open_error_reply(&io::Error::from_raw_os_error(17)),
+            (553, "Could not create file.")
+        );
+    }
+}
