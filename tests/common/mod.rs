@@ -157,12 +157,22 @@ pub struct Inetd {
 
 impl Inetd {
     pub fn start(args: &[&str]) -> Inetd {
+        Inetd::start_with_env(args, &[])
+    }
+
+    /// As `start`, with extra environment variables for every rsftpd it starts (for
+    /// example TZ); the rest of the environment is inherited.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Inetd {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let children: Arc<Mutex<Vec<Child>>> = Arc::new(Mutex::new(Vec::new()));
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let (stop2, children2) = (stop.clone(), children.clone());
         let thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
@@ -174,6 +184,7 @@ impl Inetd {
                         let fd2: OwnedFd = sock.into();
                         let child = Command::new(bin())
                             .args(&args)
+                            .envs(env.iter().map(|(k, v)| (k, v)))
                             .stdin(Stdio::from(fd0))
                             .stdout(Stdio::from(fd1))
                             .stderr(Stdio::from(fd2))
