@@ -4,6 +4,7 @@
 //! serves it port-20 data sockets, which need root to bind. It ends when the session ends.
 
 pub mod auth;
+pub mod jail;
 
 use crate::config::Config;
 use crate::ipc::{self, DataReply, LoginReply, PostloginRequest, PreloginRequest};

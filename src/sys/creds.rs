@@ -55,6 +55,11 @@ fn cpath(p: &Path) -> io::Result<CString> {
 /// Change identity in the one agreed order: groups, chdir, chroot, setresgid, setresuid,
 /// no_new_privs, umask; then verify every part of it. Any failure is an error the caller
 /// must treat as fatal for the process.
+///
+/// The jail is entered with the user's effective ids (seteuid around the chdir) and the
+/// start directory is entered after the final setresuid, as the user: home directories on
+/// file systems where root is squashed (NFS) keep working, and a user never starts in a
+/// directory they could not enter themselves.
 pub fn change_identity(id: &Identity) -> io::Result<()> {
     // SECURITY: never hand a client-facing process root's identity, whatever the config says.
     if id.uid == 0 || id.gid == 0 {
@@ -68,18 +73,28 @@ pub fn change_identity(id: &Identity) -> io::Result<()> {
     cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
     if let Some(root) = &id.chroot {
         let c = cpath(root)?;
+        // SAFETY: setegid/seteuid take plain integers; the real uid stays 0, so the
+        // effective ids can be switched back right after.
+        cvt(unsafe { libc::setegid(id.gid) })?;
+        // SAFETY: as above.
+        cvt(unsafe { libc::seteuid(id.uid) })?;
         // SAFETY: c is a valid NUL-terminated path.
-        cvt(unsafe { libc::chdir(c.as_ptr()) })?;
+        let entered = cvt(unsafe { libc::chdir(c.as_ptr()) });
+        // SAFETY: as above: back to root's effective ids for chroot.
+        cvt(unsafe { libc::seteuid(0) })?;
+        // SAFETY: as above.
+        cvt(unsafe { libc::setegid(0) })?;
+        entered?;
         // SAFETY: "." is a valid NUL-terminated path.
         cvt(unsafe { libc::chroot(c".".as_ptr()) })?;
     }
-    let c = cpath(&id.chdir)?;
-    // SAFETY: c is a valid NUL-terminated path.
-    cvt(unsafe { libc::chdir(c.as_ptr()) })?;
     // SAFETY: setresgid/setresuid take plain integers.
     cvt(unsafe { libc::setresgid(id.gid, id.gid, id.gid) })?;
     // SAFETY: as above.
     cvt(unsafe { libc::setresuid(id.uid, id.uid, id.uid) })?;
+    let c = cpath(&id.chdir)?;
+    // SAFETY: c is a valid NUL-terminated path.
+    cvt(unsafe { libc::chdir(c.as_ptr()) })?;
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
     cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
     // SAFETY: umask cannot fail.
