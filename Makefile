@@ -12,7 +12,7 @@ CARGO ?= cargo
 # ---- System packages the tests use (Debian 12 names). -------------------------------
 # Test writers: add what your tests run here; `make test` installs what is missing when it
 # runs as root, and .ci/run installs the whole list.
-PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd
+PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev
 
 # ---- Demo (make run) ------------------------------------------------------------------
 DEMO_DIR ?= demo

@@ -49,6 +49,10 @@ impl std::fmt::Debug for Secret {
 pub enum PreloginRequest {
     /// USER and PASS as the client sent them (both bounded).
     Login { user: Vec<u8>, pass: Secret },
+    /// USER, when userlist_enable=YES: may this name go on to PASS? (The pre-login process
+    /// cannot read the list: it is in an empty jail.) Answered with a LoginReply: Ok means
+    /// "ask for the password", not "logged in".
+    CheckUser { user: Vec<u8> },
 }
 
 /// Monitor -> pre-login session.
@@ -137,6 +141,7 @@ const T_LOGIN_FAIL_CLOSE: u8 = 4;
 const T_DATA_CONNECT: u8 = 5;
 const T_DATA_OK: u8 = 6;
 const T_DATA_FAIL: u8 = 7;
+const T_CHECK_USER: u8 = 8;
 
 impl PreloginRequest {
     pub fn encode(&self) -> io::Result<Vec<u8>> {
@@ -145,6 +150,11 @@ impl PreloginRequest {
                 let mut e = Enc::new(T_LOGIN);
                 e.bytes(user)?;
                 e.bytes(pass.expose())?;
+                e.finish()
+            }
+            PreloginRequest::CheckUser { user } => {
+                let mut e = Enc::new(T_CHECK_USER);
+                e.bytes(user)?;
                 e.finish()
             }
         }
@@ -158,6 +168,11 @@ impl PreloginRequest {
                 let pass = Secret::new(d.bytes(limits::PASS_MAX)?.to_vec());
                 d.end()?;
                 Ok(PreloginRequest::Login { user, pass })
+            }
+            T_CHECK_USER => {
+                let user = d.bytes(limits::USER_MAX)?.to_vec();
+                d.end()?;
+                Ok(PreloginRequest::CheckUser { user })
             }
             _ => Err(bad("unexpected request in the pre-login phase")),
         }
@@ -284,6 +299,16 @@ mod tests {
                 assert_eq!(user, b"anonymous");
                 assert_eq!(pass.expose(), b"a@b");
             }
+            other => panic!("{other:?}"),
+        }
+        let m = PreloginRequest::CheckUser {
+            user: b"bob".to_vec(),
+        }
+        .encode()
+        .unwrap();
+        match PreloginRequest::decode(&m).unwrap() {
+            PreloginRequest::CheckUser { user } => assert_eq!(user, b"bob"),
+            other => panic!("{other:?}"),
         }
     }
 

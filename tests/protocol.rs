@@ -349,10 +349,12 @@ fn anonymous_disabled_refuses_anonymous() {
     f.set("local_enable=YES");
     let inetd = f.inetd();
     let mut c = inetd.connect();
+    // As vsftpd: the names are then ordinary user names, refused at PASS (no such
+    // account, or one without a usable password).
     for name in ["anonymous", "ftp"] {
         let (code, text) = c.cmd(&format!("USER {name}"));
-        assert_eq!(code, 530, "{text}");
-        exact(&mut c, "PASS a@b", "503 Login with USER first.");
+        assert_eq!(code, 331, "{text}");
+        exact(&mut c, "PASS a@b", "530 Login incorrect.");
     }
     exact(&mut c, "PWD", NOT_LOGGED_IN);
 }

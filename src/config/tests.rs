@@ -176,6 +176,21 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "allow_writeable_chroot",
+    "check_shell",
+    "chroot_list_enable",
+    "chroot_list_file",
+    "chroot_local_user",
+    "ftpusers_file",
+    "local_enable",
+    "local_root",
+    "local_umask",
+    "passwd_chroot_enable",
+    "user_config_dir",
+    "user_sub_token",
+    "userlist_deny",
+    "userlist_enable",
+    "userlist_file",
     "anon_mkdir_write_enable",
     "anon_other_write_enable",
     "anon_umask",
@@ -308,23 +323,16 @@ fn support_classification() {
     assert_eq!(
         fatal,
         [
-            "chroot_list_enable",
-            "chroot_local_user",
             "cmds_allowed",
             "cmds_denied",
             "download_file",
             "ftp_enable",
-            "ftpusers_file",
             "guest_enable",
             "implicit_ssl",
-            "local_root",
-            "passwd_chroot_enable",
             "secure_email_list_enable",
             "ssl_enable",
             "tcp_wrappers",
             "upload_file",
-            "user_config_dir",
-            "userlist_enable",
         ]
     );
     for name in [
@@ -497,15 +505,10 @@ fn fatal_versus_warning() {
         "/etc/rsftpd.conf:1: key 'ssl_enable' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'ssl_enable=NO'"
     );
     for bad in [
-        "chroot_local_user=YES",
-        "userlist_enable=YES",
         "tcp_wrappers=YES",
         "cmds_allowed=RETR",
-        "user_config_dir=/etc/u",
-        "local_root=/srv",
         "implicit_ssl=YES",
         "ftp_enable=NO",
-        "ftpusers_file=/etc/other",
     ] {
         let e = parse(bad).expect_err(bad);
         assert!(e.message().contains("would weaken security"), "{bad}: {e}");
@@ -524,12 +527,12 @@ fn fatal_versus_warning() {
     // Harmless planned keys warn, and the value is still stored.
     let (c, w) =
         parse("xferlog_enable=YES\nmax_clients=10\nlocal_umask=022\nseccomp_sandbox=NO").unwrap();
+    // (local_umask is implemented: no warning for it.)
     assert_eq!(
         warnings(&w),
         [
             "/etc/rsftpd.conf:1: key 'xferlog_enable' is not supported yet; ignored",
             "/etc/rsftpd.conf:2: key 'max_clients' is not supported yet; ignored",
-            "/etc/rsftpd.conf:3: key 'local_umask' is not supported yet; ignored",
             "/etc/rsftpd.conf:4: key 'seccomp_sandbox' is not supported yet; ignored",
         ]
     );
@@ -733,7 +736,6 @@ fn debian_stock_config() {
         keys,
         [
             "listen_ipv6",
-            "local_enable",
             "xferlog_enable",
             "pam_service_name",
             "rsa_cert_file",
@@ -757,15 +759,7 @@ fn classic_inetd_config() {
     let (c, w) = parse(text).unwrap();
     c.validate().unwrap();
     let keys: Vec<&str> = w.iter().map(Warning::key).collect();
-    assert_eq!(
-        keys,
-        [
-            "local_enable",
-            "local_umask",
-            "xferlog_enable",
-            "pam_service_name"
-        ]
-    );
+    assert_eq!(keys, ["xferlog_enable", "pam_service_name"]);
     assert_eq!(
         c.ftpd_banner.as_deref(),
         Some("Welcome to the FTP service.")

@@ -1,11 +1,12 @@
 //! Login policy: which USER/PASS pairs log in, and as what. Run by the monitor (as root,
 //! before any session has the user's identity) and, in development mode, by the single
-//! session process. Local (system) users arrive with issue 3; today only anonymous.
+//! session process (anonymous only there: local users need root).
 
 use crate::config::Config;
 use crate::ipc::LoginReply;
 use crate::limits;
 use crate::log;
+use crate::monitor::local::{self, Lists, LocalUser};
 use crate::session::prelogin::is_anonymous_name;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
     Anonymous,
+    Local(LocalUser),
 }
 
 /// Read a list file (banned e-mails): one entry a line, blank lines and `#` comments
@@ -41,36 +43,52 @@ pub fn plausible_user(user: &[u8]) -> bool {
         && user[0] != b'-'
 }
 
-/// Decide a login. The monitor calls this with exactly what the client sent.
-pub fn check(cfg: &Config, banned_emails: &[Vec<u8>], user: &[u8], pass: &[u8]) -> Option<Login> {
+/// Decide a login. The monitor calls this with exactly what the client sent. `lists` is
+/// None where local users cannot log in (development mode). The error is the reason, for
+/// the log only: the client always gets the same `530 Login incorrect.`
+pub fn check(
+    cfg: &Config,
+    banned_emails: &[Vec<u8>],
+    lists: Option<&Lists>,
+    user: &[u8],
+    pass: &[u8],
+) -> Result<Login, String> {
     // SECURITY: the pre-login process is untrusted: re-check every bound here.
     if !plausible_user(user) || pass.len() > limits::PASS_MAX {
-        return None;
+        return Err("implausible user name or password".into());
     }
-    if is_anonymous_name(user) {
-        if !cfg.anonymous_enable {
-            return None;
-        }
+    // As vsftpd: with anonymous_enable=NO, "ftp" and "anonymous" are ordinary user names.
+    if is_anonymous_name(user) && cfg.anonymous_enable {
         // SECURITY: deny_email_enable refuses listed anonymous passwords (exact match).
         if cfg.deny_email_enable && banned_emails.iter().any(|b| b.as_slice() == pass) {
-            return None;
+            return Err("banned anonymous password".into());
         }
-        return Some(Login::Anonymous);
+        return Ok(Login::Anonymous);
     }
-    None
+    let Some(lists) = lists else {
+        return Err("local users cannot log in in development mode".into());
+    };
+    local::verify_local(cfg, lists, user, pass, local::today_days())
+        .map(Login::Local)
+        .map_err(|r| r.to_string())
 }
 
 /// Count and log a login attempt, sleep after a failure, and turn it into the reply for
-/// the pre-login process: after max_login_fails failures the session is closed.
+/// the pre-login process: after max_login_fails failures the session is closed. The
+/// `FAIL LOGIN` line keeps vsftpd's exact shape (fail2ban anchors on it); the reason goes
+/// on a line of its own.
 pub fn account(
     cfg: &Config,
     fails: &mut u32,
-    ok: bool,
+    result: Result<(), &str>,
     peer: SocketAddr,
     user: &[u8],
 ) -> LoginReply {
     let who = log::escape(user);
-    if ok {
+    if let Err(reason) = result {
+        log::info(&format!("[{who}] login refused: {reason}"));
+    }
+    if result.is_ok() {
         log::info(&format!("[{who}] OK LOGIN: Client \"{}\"", peer.ip()));
         if cfg.delay_successful_login > 0 {
             std::thread::sleep(Duration::from_secs(cfg.delay_successful_login.into()));
@@ -95,6 +113,9 @@ mod tests {
 
     #[test]
     fn anonymous_rules() {
+        let check = |cfg: &Config, banned: &[Vec<u8>], u: &[u8], p: &[u8]| {
+            check(cfg, banned, None, u, p).ok()
+        };
         let mut cfg = Config {
             anonymous_enable: true,
             ..Config::default()

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod jail;
+pub mod local;
 
 use crate::config::Config;
 use crate::ipc::{self, DataReply, LoginReply, PostloginRequest, PreloginRequest};
@@ -120,17 +121,17 @@ fn run_phases(prep: &Prepared, plan: &Plan) -> io::Result<i32> {
         process::Fork::Parent(pid) => pid,
     };
     drop(sess);
-    let logged_in = login_loop(prep, mon.as_raw_fd(), child)?;
+    let post = login_loop(prep, plan, mon.as_raw_fd(), child)?;
     drop(mon);
-    if !logged_in {
+    let Some(post) = post else {
         return Ok(0);
-    }
+    };
     // Phase 2: post-login, forked fresh from the monitor.
     let (mon, sess) = sys::fdpass::pair()?;
     let child = match process::fork()? {
         process::Fork::Child => {
             drop(mon);
-            let code = postlogin_child(prep, plan, me, sess);
+            let code = postlogin_child(prep, &post, me, sess);
             process::exit_now(code);
         }
         process::Fork::Parent(pid) => pid,
@@ -144,40 +145,133 @@ fn run_phases(prep: &Prepared, plan: &Plan) -> io::Result<i32> {
     r.map(|_| 0)
 }
 
-/// Answer login requests until one succeeds (true) or the pre-login process is gone
-/// (false). Returns only after the pre-login process has ended, so only one process ever
-/// writes to the control connection.
-fn login_loop(prep: &Prepared, sock: RawFd, child: i32) -> io::Result<bool> {
+/// How the post-login session is set up, decided by the monitor before it says yes.
+struct PostPlan {
+    identity: creds::Identity,
+    /// The configuration with the user's user_config_dir overrides applied.
+    cfg: Config,
+    anonymous: bool,
+    user: Vec<u8>,
+    /// The start directory, as the client sees it.
+    home: Vec<u8>,
+    anon_uid: Option<u32>,
+    /// The jail, when a writable one must be refused.
+    refuse_writable: Option<PathBuf>,
+}
+
+fn plan_anonymous(prep: &Prepared, plan: &Plan) -> PostPlan {
+    PostPlan {
+        identity: plan.anon.clone(),
+        cfg: prep.cfg.clone(),
+        anonymous: true,
+        user: prep.cfg.ftp_username.clone().into_bytes(),
+        home: b"/".to_vec(),
+        anon_uid: Some(plan.anon.uid),
+        // As vsftpd, allow_writeable_chroot does not apply to anonymous sessions.
+        refuse_writable: Some(plan.anon_root.clone()),
+    }
+}
+
+fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String> {
+    let u = &lu.user;
+    let mut cfg = prep.cfg.clone();
+    if let Some(dir) = &prep.cfg.user_config_dir {
+        // SECURITY: per-user overrides come from a root-owned file the monitor reads before
+        // any identity change; the user name was checked against the account database.
+        let path = Path::new(dir).join(&u.name);
+        if path.exists() {
+            for w in cfg.load_file(&path, Some(0)).map_err(|e| e.to_string())? {
+                log::warn(&format!("warning: {w}"));
+            }
+            cfg.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let home = u.home.to_str().ok_or("home directory is not valid UTF-8")?;
+    let jailed = jail::jailed(&cfg, &u.name, &prep.chroot_list);
+    let j = jail::plan(&cfg, &u.name, home, jailed)?;
+    let groups =
+        local::groups_of(u).map_err(|e| format!("cannot read the groups of {}: {e}", u.name))?;
+    let refuse_writable = match (&j.chroot, cfg.allow_writeable_chroot) {
+        (Some(root), false) => Some(root.clone()),
+        _ => None,
+    };
+    Ok(PostPlan {
+        identity: creds::Identity {
+            uid: u.uid,
+            gid: u.gid,
+            groups,
+            chroot: j.chroot.clone(),
+            chdir: j.start.clone(),
+            umask: cfg.local_umask,
+        },
+        home: j.start.as_os_str().as_encoded_bytes().to_vec(),
+        cfg,
+        anonymous: false,
+        user: u.name.clone().into_bytes(),
+        anon_uid: None,
+        refuse_writable,
+    })
+}
+
+/// Answer the pre-login process until a login succeeds (the plan for the post-login
+/// session) or the pre-login process is gone (None). Returns only after the pre-login
+/// process has ended, so only one process ever writes to the control connection.
+fn login_loop(
+    prep: &Prepared,
+    plan: &Plan,
+    sock: RawFd,
+    child: i32,
+) -> io::Result<Option<PostPlan>> {
     let mut fails = 0u32;
+    let end = |kill: bool| {
+        if kill {
+            process::kill_child(child);
+        }
+        let _ = process::wait_pid(child);
+        Ok(None)
+    };
     loop {
         let msg = match ipc::recv(sock) {
             Ok(Some((m, None))) => m,
-            Ok(Some((_, Some(_)))) | Err(_) => {
-                // SECURITY: a descriptor or a malformed message from the session ends it.
-                process::kill_child(child);
-                let _ = process::wait_pid(child);
-                return Ok(false);
-            }
-            Ok(None) => {
-                let _ = process::wait_pid(child);
-                return Ok(false);
-            }
+            // SECURITY: a descriptor or a malformed message from the session ends it.
+            Ok(Some((_, Some(_)))) | Err(_) => return end(true),
+            Ok(None) => return end(false),
         };
-        let PreloginRequest::Login { user, pass } = match PreloginRequest::decode(&msg) {
+        let req = match PreloginRequest::decode(&msg) {
             Ok(r) => r,
             Err(e) => {
                 log::error(&format!("pre-login session sent a bad request: {e}"));
-                process::kill_child(child);
-                let _ = process::wait_pid(child);
-                return Ok(false);
+                return end(true);
             }
         };
-        let verdict = auth::check(&prep.cfg, &prep.banned_emails, &user, pass.expose());
-        drop(pass);
-        let reply = auth::account(&prep.cfg, &mut fails, verdict.is_some(), prep.peer, &user);
+        let (reply, post) = match req {
+            PreloginRequest::CheckUser { user } => (
+                crate::session::entry::userlist_verdict(prep, &mut fails, &user),
+                None,
+            ),
+            PreloginRequest::Login { user, pass } => {
+                let verdict = auth::check(
+                    &prep.cfg,
+                    &prep.banned_emails,
+                    Some(&prep.lists),
+                    &user,
+                    pass.expose(),
+                );
+                drop(pass);
+                let post = match verdict {
+                    Ok(auth::Login::Anonymous) => Ok(plan_anonymous(prep, plan)),
+                    Ok(auth::Login::Local(lu)) => plan_local(prep, &lu),
+                    Err(e) => Err(e),
+                };
+                let result = post.as_ref().map(|_| ()).map_err(|e| e.as_str());
+                let reply = auth::account(&prep.cfg, &mut fails, result, prep.peer, &user);
+                (reply, post.ok())
+            }
+        };
         ipc::send(sock, &reply.encode(), None)?;
-        match reply {
-            LoginReply::Ok => {
+        match (reply, post) {
+            (LoginReply::Ok, Some(post)) => {
                 // The pre-login process exits on its own; do not wait on a misbehaving one.
                 if sys::io::poll_readable(&[sock], Some(Duration::from_secs(5)))?
                     == sys::io::Ready::Timeout
@@ -185,13 +279,10 @@ fn login_loop(prep: &Prepared, sock: RawFd, child: i32) -> io::Result<bool> {
                     process::kill_child(child);
                 }
                 let _ = process::wait_pid(child);
-                return Ok(true);
+                return Ok(Some(post));
             }
-            LoginReply::FailClose => {
-                let _ = process::wait_pid(child);
-                return Ok(false);
-            }
-            LoginReply::Fail => {}
+            (LoginReply::FailClose, _) => return end(false),
+            _ => {}
         }
     }
 }
@@ -235,18 +326,28 @@ struct IpcAuth {
     sock: OwnedFd,
 }
 
-impl prelogin::Authenticator for IpcAuth {
-    fn login(&mut self, user: &[u8], pass: crate::ipc::Secret) -> io::Result<LoginReply> {
-        let msg = PreloginRequest::Login {
-            user: user.to_vec(),
-            pass,
-        }
-        .encode()?;
-        ipc::send(self.sock.as_raw_fd(), &msg, None)?;
+impl IpcAuth {
+    fn ask(&mut self, req: PreloginRequest) -> io::Result<LoginReply> {
+        ipc::send(self.sock.as_raw_fd(), &req.encode()?, None)?;
         match ipc::recv(self.sock.as_raw_fd())? {
             Some((m, None)) => LoginReply::decode(&m),
             _ => Err(io::Error::other("monitor went away")),
         }
+    }
+}
+
+impl prelogin::Authenticator for IpcAuth {
+    fn login(&mut self, user: &[u8], pass: crate::ipc::Secret) -> io::Result<LoginReply> {
+        self.ask(PreloginRequest::Login {
+            user: user.to_vec(),
+            pass,
+        })
+    }
+
+    fn check_user(&mut self, user: &[u8]) -> io::Result<LoginReply> {
+        self.ask(PreloginRequest::CheckUser {
+            user: user.to_vec(),
+        })
     }
 }
 
@@ -282,14 +383,20 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
 }
 
 /// The post-login process: take the user's identity and jail, then serve the session.
-fn postlogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> i32 {
+fn postlogin_child(prep: &Prepared, post: &PostPlan, monitor: i32, sess: OwnedFd) -> i32 {
     if process::die_with_parent(monitor).is_err() {
         return 1;
     }
-    if let Err(e) = creds::change_identity(&plan.anon) {
+    let who = String::from_utf8_lossy(&post.user).into_owned();
+    if let Err(e) = creds::change_identity(&post.identity) {
+        let place = post
+            .identity
+            .chroot
+            .as_ref()
+            .unwrap_or(&post.identity.chdir);
         refuse_client(&format!(
-            "cannot enter anon_root {}: {e}",
-            plan.anon_root.display()
+            "cannot enter {} as user '{who}': {e}",
+            place.display()
         ));
         return 1;
     }
@@ -298,28 +405,36 @@ fn postlogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) ->
         return 1;
     }
     // SECURITY: a jail the user can write to lets them plant files the C library trusts
-    // (as vsftpd, refused for anonymous users).
-    if sys::fs::can_write(Path::new("/")) {
-        let msg = format!(
-            "refusing to run with a writable anonymous root: {} is writable by user '{}'; remove write permission (chmod a-w {})",
-            plan.anon_root.display(),
-            prep.cfg.ftp_username,
-            plan.anon_root.display()
-        );
-        log::error(&msg);
-        let _ = sys::io::write_all(0, format!("500 OOPS: {msg}\r\n").as_bytes());
-        return 1;
+    // (as vsftpd: always refused for anonymous sessions, and for local users unless
+    // allow_writeable_chroot=YES).
+    if let Some(jail) = &post.refuse_writable {
+        if sys::fs::can_write(Path::new("/")) {
+            let j = jail.display();
+            let msg = if post.anonymous {
+                format!(
+                    "refusing to run with a writable anonymous root: {j} is writable by user '{who}'; remove write permission (chmod a-w {j})"
+                )
+            } else {
+                format!(
+                    "refusing to run with writable root inside chroot(): {j} is writable by user '{who}'; remove write permission (chmod a-w {j}) or set allow_writeable_chroot=YES"
+                )
+            };
+            log::error(&msg);
+            let _ = sys::io::write_all(0, format!("500 OOPS: {msg}\r\n").as_bytes());
+            return 1;
+        }
     }
-    let ctl = Control::new(0, idle_timeout(&prep.cfg));
+    let ctl = Control::new(0, idle_timeout(&post.cfg));
     let ctx = postlogin::Context {
-        cfg: prep.cfg.clone(),
+        cfg: post.cfg.clone(),
         local: prep.local,
         peer: prep.peer,
         root: PathBuf::from("/"),
-        anonymous: true,
-        user: prep.cfg.ftp_username.clone().into_bytes(),
+        anonymous: post.anonymous,
+        user: post.user.clone(),
+        home: post.home.clone(),
         broker: Some(sess),
-        anon_uid: Some(plan.anon.uid),
+        anon_uid: post.anon_uid,
     };
     match postlogin::run(ctl, ctx) {
         Ok(()) => 0,

@@ -7,6 +7,7 @@ use crate::cli::Args;
 use crate::config::Config;
 use crate::ipc::{LoginReply, Secret};
 use crate::log;
+use crate::monitor::local::Lists;
 use crate::monitor::{self, auth};
 use crate::session::{control::Control, postlogin, prelogin};
 use crate::sys;
@@ -21,6 +22,10 @@ pub struct Prepared {
     pub peer: SocketAddr,
     pub banner: Option<Vec<Vec<u8>>>,
     pub banned_emails: Vec<Vec<u8>>,
+    /// ftpusers, userlist and /etc/shells, for local logins.
+    pub lists: Lists,
+    /// chroot_list_file's entries (with chroot_list_enable=YES).
+    pub chroot_list: Vec<Vec<u8>>,
 }
 
 /// Tell the client the service is not available and log why; nothing else reaches it.
@@ -116,12 +121,37 @@ pub fn serve_connection(cfg: Config) -> i32 {
     } else {
         Vec::new()
     };
+    let lists = match Lists::load(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            refuse_client(&e);
+            return 1;
+        }
+    };
+    let chroot_list = if cfg.chroot_list_enable {
+        match auth::read_list(std::path::Path::new(&cfg.chroot_list_file)) {
+            Ok(v) => v,
+            // A missing list names nobody, as in vsftpd.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                refuse_client(&format!(
+                    "cannot read chroot_list_file {}: {e}",
+                    cfg.chroot_list_file
+                ));
+                return 1;
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let prep = Prepared {
         cfg,
         local,
         peer,
         banner,
         banned_emails,
+        lists,
+        chroot_list,
     };
     if sys::process::is_root() && !prep.cfg.run_as_launching_user {
         monitor::run(&prep)
@@ -139,19 +169,26 @@ struct LocalAuth<'a> {
 
 impl prelogin::Authenticator for LocalAuth<'_> {
     fn login(&mut self, user: &[u8], pass: Secret) -> std::io::Result<LoginReply> {
+        // Development mode serves anonymous users only: local users need root.
         let verdict = auth::check(
             &self.prep.cfg,
             &self.prep.banned_emails,
+            None,
             user,
             pass.expose(),
         );
+        let result = verdict.as_ref().map(|_| ()).map_err(|e| e.as_str());
         Ok(auth::account(
             &self.prep.cfg,
             &mut self.fails,
-            verdict.is_some(),
+            result,
             self.prep.peer,
             user,
         ))
+    }
+
+    fn check_user(&mut self, user: &[u8]) -> std::io::Result<LoginReply> {
+        Ok(userlist_verdict(self.prep, &mut self.fails, user))
     }
 }
 
@@ -181,6 +218,7 @@ fn development(prep: &Prepared) -> i32 {
         root,
         anonymous: true,
         user,
+        home: b"/".to_vec(),
         broker: None,
         anon_uid: None,
     };
@@ -196,4 +234,13 @@ fn development(prep: &Prepared) -> i32 {
 /// The idle timeout from the configuration (0 = none).
 pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
     idle(cfg)
+}
+
+/// The USER-time userlist check (monitor and development mode alike).
+pub fn userlist_verdict(prep: &Prepared, fails: &mut u32, user: &[u8]) -> LoginReply {
+    if crate::monitor::local::userlist_refuses_at_user(&prep.cfg, &prep.lists, user) {
+        auth::account(&prep.cfg, fails, Err("user_list"), prep.peer, user)
+    } else {
+        LoginReply::Ok
+    }
 }

@@ -31,6 +31,8 @@ pub struct Context {
     pub anonymous: bool,
     /// The account name shown in STAT and logs.
     pub user: Vec<u8>,
+    /// The start directory and `~`, as the client sees it ("/" when jailed at home).
+    pub home: Vec<u8>,
     /// IPC channel to the monitor (port-20 sockets); None in development mode.
     pub broker: Option<OwnedFd>,
     /// The uid of the anonymous account when this session runs as it (its files are
@@ -213,8 +215,8 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
         anonymous: ctx.anonymous,
         user: ctx.user,
         broker: ctx.broker,
-        cwd: b"/".to_vec(),
-        home: b"/".to_vec(),
+        cwd: ctx.home.clone(),
+        home: ctx.home,
         ascii: false,
         rest: 0,
         data: Setup::None,
@@ -224,7 +226,7 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
         rnfr: None,
         anon_uid: ctx.anon_uid,
     };
-    let msg = s.dir_message(b"/".to_vec());
+    let msg = s.dir_message(s.home.clone());
     s.ctl.reply_with_message(230, &msg, "Login successful.")?;
     loop {
         let line = match s.pending.take() {

@@ -12,6 +12,8 @@ use std::io;
 /// Who checks a login.
 pub trait Authenticator {
     fn login(&mut self, user: &[u8], pass: Secret) -> io::Result<LoginReply>;
+    /// With userlist_enable=YES: may this user go on to PASS?
+    fn check_user(&mut self, user: &[u8]) -> io::Result<LoginReply>;
 }
 
 /// How the pre-login phase ended.
@@ -63,16 +65,26 @@ pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io:
                     ctl.reply(501, "USER needs a user name.")?;
                     continue;
                 };
+                user = None;
+                if name.len() <= limits::USER_MAX && cfg.userlist_enable {
+                    // vsftpd's userlist: refused at USER, before a password is asked for;
+                    // the monitor holds the list and counts the refusal as a failure.
+                    match auth.check_user(name)? {
+                        LoginReply::Ok => {}
+                        LoginReply::Fail => {
+                            ctl.reply(530, "Permission denied.")?;
+                            continue;
+                        }
+                        LoginReply::FailClose => {
+                            ctl.reply(530, "Permission denied.")?;
+                            return Ok(Outcome::Closed);
+                        }
+                    }
+                }
                 if name.len() > limits::USER_MAX {
-                    user = None;
                     local_fails += 1;
                     ctl.reply(530, "Login incorrect.")?;
-                } else if is_anonymous_name(name) {
-                    if !cfg.anonymous_enable {
-                        user = None;
-                        ctl.reply(530, "This FTP server does not allow anonymous logins.")?;
-                        continue;
-                    }
+                } else if is_anonymous_name(name) && cfg.anonymous_enable {
                     if cfg.no_anon_password {
                         match auth.login(name, Secret::new(Vec::new()))? {
                             LoginReply::Ok => {
@@ -91,7 +103,6 @@ pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io:
                     user = Some(name.to_vec());
                     ctl.reply(331, "Please specify the password.")?;
                 } else if !cfg.local_enable {
-                    user = None;
                     ctl.reply(530, "This FTP server is anonymous only.")?;
                 } else {
                     user = Some(name.to_vec());

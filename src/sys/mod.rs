@@ -6,11 +6,14 @@
 //! process: monitor, pre-login, post-login and transfer children.
 
 pub mod creds;
+pub mod crypt;
 pub mod fdpass;
 pub mod fs;
+pub mod groups;
 pub mod io;
 pub mod net;
 pub mod process;
+pub mod shadow;
 pub mod shm;
 pub mod syslog;
 pub mod time;
