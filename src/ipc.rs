@@ -72,6 +72,16 @@ pub enum PostloginRequest {
     /// Connect to the client from ftp_data_port for an active-mode transfer. `addr` is
     /// honoured only with port_promiscuous=YES; otherwise the monitor uses the control peer.
     DataConnect { port: u16, addr: Option<IpAddr> },
+    /// chown_uploads: give the anonymous upload whose descriptor comes with this message to
+    /// chown_username, with chown_upload_mode. The monitor checks the descriptor first.
+    ChownUpload,
+}
+
+/// Monitor -> post-login session: the result of a request without a descriptor to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Failed(i32),
 }
 
 /// Monitor -> post-login session.
@@ -142,6 +152,9 @@ const T_DATA_CONNECT: u8 = 5;
 const T_DATA_OK: u8 = 6;
 const T_DATA_FAIL: u8 = 7;
 const T_CHECK_USER: u8 = 8;
+const T_CHOWN: u8 = 9;
+const T_STATUS_OK: u8 = 10;
+const T_STATUS_FAIL: u8 = 11;
 
 impl PreloginRequest {
     pub fn encode(&self) -> io::Result<Vec<u8>> {
@@ -209,6 +222,7 @@ impl PostloginRequest {
                 }
                 e.finish()
             }
+            PostloginRequest::ChownUpload => Enc::new(T_CHOWN).finish(),
         }
     }
     pub fn decode(m: &[u8]) -> io::Result<Self> {
@@ -230,6 +244,7 @@ impl PostloginRequest {
                 };
                 Ok(PostloginRequest::DataConnect { port, addr })
             }
+            T_CHOWN if rest.is_empty() => Ok(PostloginRequest::ChownUpload),
             _ => Err(bad("unexpected request in the post-login phase")),
         }
     }
@@ -279,6 +294,34 @@ impl DataReply {
                 }
                 _ => Err(bad("bad data reply")),
             },
+        }
+    }
+}
+
+impl Status {
+    pub fn send(self, sock: RawFd) -> io::Result<()> {
+        match self {
+            Status::Ok => send(sock, &[T_STATUS_OK], None),
+            Status::Failed(errno) => {
+                let mut m = vec![T_STATUS_FAIL];
+                m.extend_from_slice(&errno.to_be_bytes());
+                send(sock, &m, None)
+            }
+        }
+    }
+    pub fn recv(sock: RawFd) -> io::Result<Self> {
+        match recv(sock)? {
+            Some((m, None)) => match m.as_slice() {
+                [T_STATUS_OK] => Ok(Status::Ok),
+                [T_STATUS_FAIL, a, b, c, d] => {
+                    Ok(Status::Failed(i32::from_be_bytes([*a, *b, *c, *d])))
+                }
+                _ => Err(bad("bad status reply")),
+            },
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "monitor went away",
+            )),
         }
     }
 }

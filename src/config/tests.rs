@@ -176,6 +176,9 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "chown_upload_mode",
+    "chown_uploads",
+    "chown_username",
     "allow_writeable_chroot",
     "check_shell",
     "chroot_list_enable",

@@ -25,6 +25,8 @@ struct Plan {
     prelogin: creds::Identity,
     anon: creds::Identity,
     anon_root: PathBuf,
+    /// chown_uploads: chown_username's uid and gid.
+    chown_to: Option<(u32, u32)>,
 }
 
 fn plan(cfg: &Config) -> Result<Plan, String> {
@@ -46,6 +48,19 @@ fn plan(cfg: &Config) -> Result<Plan, String> {
                 cfg.ftp_username
             )
         })?;
+    let chown_to = if cfg.chown_uploads {
+        let u = creds::lookup_user(&cfg.chown_username)
+            .map_err(|e| {
+                format!(
+                    "cannot look up chown_username '{}': {e}",
+                    cfg.chown_username
+                )
+            })?
+            .ok_or_else(|| format!("chown_username '{}' does not exist", cfg.chown_username))?;
+        Some((u.uid, u.gid))
+    } else {
+        None
+    };
     let anon_root = match &cfg.anon_root {
         Some(r) => PathBuf::from(r),
         None => ftp.home.clone(),
@@ -68,6 +83,7 @@ fn plan(cfg: &Config) -> Result<Plan, String> {
             umask: cfg.anon_umask,
         },
         anon_root,
+        chown_to,
     })
 }
 
@@ -137,7 +153,7 @@ fn run_phases(prep: &Prepared, plan: &Plan) -> io::Result<i32> {
         process::Fork::Parent(pid) => pid,
     };
     drop(sess);
-    let r = serve_postlogin(prep, mon.as_raw_fd());
+    let r = serve_postlogin(prep, plan, &post, mon.as_raw_fd());
     if r.is_err() {
         process::kill_child(child);
     }
@@ -287,39 +303,72 @@ fn login_loop(
     }
 }
 
-/// Serve the post-login session's requests (port-20 sockets) until it closes the channel.
-fn serve_postlogin(prep: &Prepared, sock: RawFd) -> io::Result<()> {
-    let cfg = &prep.cfg;
+/// EACCES, for a refused port-20 request.
+const EACCES: i32 = 13;
+
+/// Serve the post-login session's requests (port-20 sockets, upload ownership) until it
+/// closes the channel.
+fn serve_postlogin(prep: &Prepared, plan: &Plan, post: &PostPlan, sock: RawFd) -> io::Result<()> {
+    let cfg = &post.cfg;
     loop {
-        let msg = match ipc::recv(sock)? {
+        let (msg, fd) = match ipc::recv(sock)? {
             None => return Ok(()),
-            Some((m, None)) => m,
-            Some((_, Some(_))) => return Err(io::Error::other("session passed a descriptor")),
+            Some(x) => x,
         };
-        let PostloginRequest::DataConnect { port, addr } = PostloginRequest::decode(&msg)?;
-        // SECURITY: the target is the control peer unless port_promiscuous=YES, and never a
-        // privileged port without it, whatever the session asked for (bounce protection).
-        let target_ip = match (cfg.port_promiscuous, addr) {
-            (true, Some(a)) => a,
-            _ => prep.peer.ip(),
-        };
-        if port == 0 || (port < 1024 && !cfg.port_promiscuous) {
-            DataReply::Failed(libc_eacces()).send(sock)?;
-            continue;
-        }
-        let local = SocketAddr::new(prep.local.ip(), cfg.ftp_data_port as u16);
-        let timeout = Duration::from_secs(cfg.connect_timeout.max(1).into());
-        match sys::net::connect_from(local, SocketAddr::new(target_ip, port), timeout) {
-            Ok(stream) => DataReply::Connected(OwnedFd::from(stream)).send(sock)?,
-            Err(e) => DataReply::Failed(e.raw_os_error().unwrap_or(0)).send(sock)?,
+        match (PostloginRequest::decode(&msg)?, fd) {
+            (PostloginRequest::DataConnect { port, addr }, None) => {
+                // SECURITY: the target is the control peer unless port_promiscuous=YES, and
+                // never a privileged port without it, whatever the session asked for.
+                let target_ip = match (cfg.port_promiscuous, addr) {
+                    (true, Some(a)) => a,
+                    _ => prep.peer.ip(),
+                };
+                if port == 0 || (port < 1024 && !cfg.port_promiscuous) {
+                    DataReply::Failed(EACCES).send(sock)?;
+                    continue;
+                }
+                let local = SocketAddr::new(prep.local.ip(), cfg.ftp_data_port as u16);
+                let timeout = Duration::from_secs(cfg.connect_timeout.max(1).into());
+                match sys::net::connect_from(local, SocketAddr::new(target_ip, port), timeout) {
+                    Ok(stream) => DataReply::Connected(OwnedFd::from(stream)).send(sock)?,
+                    Err(e) => DataReply::Failed(e.raw_os_error().unwrap_or(0)).send(sock)?,
+                }
+            }
+            (PostloginRequest::ChownUpload, Some(fd)) => {
+                let status = match chown_upload(cfg, plan, post, fd) {
+                    Ok(()) => ipc::Status::Ok,
+                    Err(e) => {
+                        log::error(&format!("chown_uploads: {e}"));
+                        ipc::Status::Failed(e.raw_os_error().unwrap_or(EACCES))
+                    }
+                };
+                status.send(sock)?;
+            }
+            // SECURITY: a request with the wrong descriptor attachment ends the session.
+            _ => return Err(io::Error::other("malformed request from the session")),
         }
     }
 }
 
-fn libc_eacces() -> i32 {
-    io::Error::from(io::ErrorKind::PermissionDenied)
-        .raw_os_error()
-        .unwrap_or(13)
+/// chown_uploads, on the descriptor the session sent, never on a path.
+fn chown_upload(cfg: &Config, plan: &Plan, post: &PostPlan, fd: OwnedFd) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (Some((uid, gid)), Some(anon)) = (plan.chown_to, post.anon_uid) else {
+        return Err(io::Error::from_raw_os_error(EACCES));
+    };
+    let f = std::fs::File::from(fd);
+    let md = f.metadata()?;
+    // SECURITY: only a regular file the anonymous account owns, with a single link (no
+    // hard link to some other file), is handed over.
+    if !cfg.chown_uploads || !post.anonymous || !md.is_file() || md.uid() != anon || md.nlink() != 1
+    {
+        return Err(io::Error::from_raw_os_error(EACCES));
+    }
+    std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+    f.set_permissions(std::fs::Permissions::from_mode(
+        cfg.chown_upload_mode & 0o777,
+    ))?;
+    Ok(())
 }
 
 struct IpcAuth {

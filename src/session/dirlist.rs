@@ -82,7 +82,11 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
     match &job.target {
         Target::File { real, name } => {
             let md = std::fs::symlink_metadata(real).map_err(|_| ListError::OpenDir)?;
-            items.push(item(name.clone(), real, md, job.long));
+            // SECURITY: an upload named directly is as hidden as in its directory's
+            // listing, or `LIST name` would show a drop box's file, size and time.
+            if job.hide_uid != Some(md.uid()) {
+                items.push(item(name.clone(), real, md, job.long));
+            }
         }
         Target::Dir { real, pattern } => {
             let dmd = std::fs::metadata(real).map_err(|_| ListError::OpenDir)?;

@@ -162,6 +162,9 @@ impl Session {
                 }
             }
         };
+        if self.anonymous && self.cfg.chown_uploads {
+            self.chown_upload(&file);
+        }
         let Some(stream) = self.open_data()? else {
             return Ok(Flow::Continue);
         };
@@ -196,6 +199,21 @@ impl Session {
             ));
         }
         Ok(flow)
+    }
+
+    /// chown_uploads: the monitor (root) gives the new file to chown_username, working on
+    /// the descriptor sent to it. A failure is logged; the upload goes on, still owned by
+    /// the anonymous account (and so still hidden from anonymous sessions).
+    fn chown_upload(&self, file: &std::fs::File) {
+        use std::os::fd::AsRawFd;
+        let Some(sock) = &self.broker else { return };
+        let sent = crate::ipc::PostloginRequest::ChownUpload
+            .encode()
+            .and_then(|m| crate::ipc::send(sock.as_raw_fd(), &m, Some(file.as_raw_fd())))
+            .and_then(|_| crate::ipc::Status::recv(sock.as_raw_fd()));
+        if !matches!(sent, Ok(crate::ipc::Status::Ok)) {
+            log::error(&format!("chown_uploads failed: {sent:?}"));
+        }
     }
 
     /// STOU: a new file named after the argument (or `STOU`), then `.1`, `.2`, ...
