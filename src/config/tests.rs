@@ -176,6 +176,7 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "syslog_enable",
     "chown_upload_mode",
     "chown_uploads",
     "chown_username",

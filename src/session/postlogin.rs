@@ -586,7 +586,20 @@ impl Session {
             ascii,
             use_sendfile: self.cfg.use_sendfile,
         };
-        Ok(self.transfer(job, stream, "Transfer complete.")?.0)
+        let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;
+        let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
+        let what = format!(
+            "Client \"{}\", \"{}\", {bytes} bytes",
+            self.peer.ip(),
+            log::escape(&virt)
+        );
+        let verdict = if outcome == Outcome::Ok {
+            "OK DOWNLOAD"
+        } else {
+            "FAIL DOWNLOAD"
+        };
+        log::info(&format!("[{}] {verdict}: {what}", log::escape(&self.user)));
+        Ok(flow)
     }
 
     /// Open the data connection set up by PASV/EPSV/PORT/EPRT; on failure the reply is
