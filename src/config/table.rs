@@ -33,7 +33,7 @@ tunables! {
     (anon_umask, octal, "0077", IMPL,
      "Umask applied to files and directories created by anonymous users. Write it with a leading 0 (octal); without one the number is decimal, as in vsftpd. With the default 077 uploads are created 0600."),
     (anon_upload_enable, bool, "NO", IMPL,
-     "Lets anonymous users upload new files with STOR and STOU (needs write_enable). Anonymous uploads never replace an existing file. In rsftpd anonymous sessions also cannot list or download files owned by the anonymous account (their uploads), whatever their mode, so a mode 733 upload directory is a true drop box."),
+     "Lets anonymous users upload new files with STOR and STOU (needs write_enable). Anonymous uploads never replace an existing file. In rsftpd, unless anon_other_write_enable=YES, anonymous sessions also cannot list or download files owned by the anonymous account (their uploads), whatever their mode, so a mode 733 upload directory is a true drop box."),
     (anon_world_readable_only, bool, "YES", IMPL,
      "Anonymous users may download only files that are readable by everyone. The default YES keeps uploads to a drop box from being fetched back."),
     (anonymous_enable, bool, "YES", IMPL,

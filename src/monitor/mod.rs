@@ -483,7 +483,9 @@ fn postlogin_child(prep: &Prepared, post: &PostPlan, monitor: i32, sess: OwnedFd
         user: post.user.clone(),
         home: post.home.clone(),
         broker: Some(sess),
-        anon_uid: post.anon_uid,
+        // The drop-box rule: without anon_other_write_enable, the anonymous account's files
+        // are uploads that anonymous sessions may neither list nor fetch.
+        anon_uid: post.anon_uid.filter(|_| !post.cfg.anon_other_write_enable),
     };
     match postlogin::run(ctl, ctx) {
         Ok(()) => 0,
