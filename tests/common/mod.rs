@@ -163,6 +163,13 @@ impl Inetd {
     /// As `start`, with extra environment variables for every rsftpd it starts (for
     /// example TZ); the rest of the environment is inherited.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Inetd {
+        Inetd::start_program(&bin(), args, env)
+    }
+
+    /// Start `program` (e.g. a wrapper such as setpriv that then execs rsftpd) for each
+    /// connection, with the socket on descriptors 0, 1 and 2.
+    pub fn start_program(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Inetd {
+        let program = program.to_path_buf();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -182,7 +189,7 @@ impl Inetd {
                         let fd0: OwnedFd = sock.try_clone().unwrap().into();
                         let fd1: OwnedFd = sock.try_clone().unwrap().into();
                         let fd2: OwnedFd = sock.into();
-                        let child = Command::new(bin())
+                        let child = Command::new(&program)
                             .args(&args)
                             .envs(env.iter().map(|(k, v)| (k, v)))
                             .stdin(Stdio::from(fd0))
