@@ -586,20 +586,38 @@ impl Session {
             ascii,
             use_sendfile: self.cfg.use_sendfile,
         };
+        let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;
         let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
-        let what = format!(
-            "Client \"{}\", \"{}\", {bytes} bytes",
-            self.peer.ip(),
-            log::escape(&virt)
-        );
-        let verdict = if outcome == Outcome::Ok {
-            "OK DOWNLOAD"
-        } else {
-            "FAIL DOWNLOAD"
-        };
-        log::info(&format!("[{}] {verdict}: {what}", log::escape(&self.user)));
+        self.log_transfer("DOWNLOAD", &virt, outcome, bytes, started);
         Ok(flow)
+    }
+
+    /// The vsftpd-shaped transfer line: `[user] OK DOWNLOAD: Client "IP", "/path", N bytes,
+    /// R.RRKbyte/sec` (FAIL ... with ` (incomplete)` when it did not end well).
+    fn log_transfer(
+        &self,
+        what: &str,
+        virt: &[u8],
+        outcome: Outcome,
+        bytes: u64,
+        started: std::time::Instant,
+    ) {
+        let secs = started.elapsed().as_secs_f64().max(1e-6);
+        let line = format!(
+            "[{}] {} {what}: Client \"{}\", \"{}\", {bytes} bytes, {:.2}Kbyte/sec{}",
+            log::escape(&self.user),
+            if outcome == Outcome::Ok { "OK" } else { "FAIL" },
+            self.peer.ip(),
+            log::escape(virt),
+            bytes as f64 / 1024.0 / secs,
+            if outcome == Outcome::Ok {
+                ""
+            } else {
+                " (incomplete)"
+            },
+        );
+        log::info(&line);
     }
 
     /// Open the data connection set up by PASV/EPSV/PORT/EPRT; on failure the reply is

@@ -6,7 +6,7 @@
 use super::{Flow, Session};
 use crate::log;
 use crate::proto::path;
-use crate::session::transfer::{Job, Outcome};
+use crate::session::transfer::Job;
 use crate::sys;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -176,6 +176,7 @@ impl Session {
         } else {
             self.ctl.reply(150, "Ok to send data.")?;
         }
+        let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(
             Job::Stor {
                 file,
@@ -185,19 +186,7 @@ impl Session {
             stream,
             "Transfer complete.",
         )?;
-        let what = format!(
-            "Client \"{}\", \"{}\", {bytes} bytes",
-            self.peer.ip(),
-            log::escape(&virt)
-        );
-        if outcome == Outcome::Ok {
-            log::info(&format!("[{}] OK UPLOAD: {what}", log::escape(&self.user)));
-        } else {
-            log::info(&format!(
-                "[{}] FAIL UPLOAD: {what} (incomplete)",
-                log::escape(&self.user)
-            ));
-        }
+        self.log_transfer("UPLOAD", &virt, outcome, bytes, started);
         Ok(flow)
     }
 
