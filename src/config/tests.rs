@@ -176,6 +176,10 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "delete_failed_uploads",
+    "email_password_file",
+    "lock_upload_files",
+    "secure_email_list_enable",
     "syslog_enable",
     "chown_upload_mode",
     "chown_uploads",
@@ -333,7 +337,6 @@ fn support_classification() {
             "ftp_enable",
             "guest_enable",
             "implicit_ssl",
-            "secure_email_list_enable",
             "ssl_enable",
             "tcp_wrappers",
             "upload_file",

@@ -20,6 +20,36 @@ pub enum Login {
     Local(LocalUser),
 }
 
+/// The anonymous password lists, read by the monitor before any fork.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnonLists {
+    /// deny_email_enable: banned_email_file's entries (empty when off).
+    pub banned: Vec<Vec<u8>>,
+    /// secure_email_list_enable: email_password_file's entries, the only passwords
+    /// anonymous logins accept (None when off).
+    pub allowed: Option<Vec<Vec<u8>>>,
+}
+
+impl AnonLists {
+    pub fn load(cfg: &Config) -> Result<AnonLists, String> {
+        let read = |key: &str, file: &str| {
+            read_list(Path::new(file)).map_err(|e| format!("cannot read {key} {file}: {e}"))
+        };
+        Ok(AnonLists {
+            banned: if cfg.deny_email_enable {
+                read("banned_email_file", &cfg.banned_email_file)?
+            } else {
+                Vec::new()
+            },
+            allowed: if cfg.secure_email_list_enable {
+                Some(read("email_password_file", &cfg.email_password_file)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
 /// Read a list file (banned e-mails): one entry a line, blank lines and `#` comments
 /// skipped, bounded by limits::LIST_FILE_MAX.
 pub fn read_list(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
@@ -48,7 +78,7 @@ pub fn plausible_user(user: &[u8]) -> bool {
 /// the log only: the client always gets the same `530 Login incorrect.`
 pub fn check(
     cfg: &Config,
-    banned_emails: &[Vec<u8>],
+    anon: &AnonLists,
     lists: Option<&Lists>,
     user: &[u8],
     pass: &[u8],
@@ -59,9 +89,15 @@ pub fn check(
     }
     // As vsftpd: with anonymous_enable=NO, "ftp" and "anonymous" are ordinary user names.
     if is_anonymous_name(user) && cfg.anonymous_enable {
-        // SECURITY: deny_email_enable refuses listed anonymous passwords (exact match).
-        if cfg.deny_email_enable && banned_emails.iter().any(|b| b.as_slice() == pass) {
+        // SECURITY: deny_email_enable refuses listed anonymous passwords (exact match);
+        // secure_email_list_enable admits only listed ones.
+        if anon.banned.iter().any(|b| b.as_slice() == pass) {
             return Err("banned anonymous password".into());
+        }
+        if let Some(allowed) = &anon.allowed {
+            if !allowed.iter().any(|a| local::ct_eq(a, pass)) {
+                return Err("anonymous password not in email_password_file".into());
+            }
         }
         return Ok(Login::Anonymous);
     }
@@ -114,7 +150,11 @@ mod tests {
     #[test]
     fn anonymous_rules() {
         let check = |cfg: &Config, banned: &[Vec<u8>], u: &[u8], p: &[u8]| {
-            check(cfg, banned, None, u, p).ok()
+            let anon = AnonLists {
+                banned: banned.to_vec(),
+                allowed: None,
+            };
+            check(cfg, &anon, None, u, p).ok()
         };
         let mut cfg = Config {
             anonymous_enable: true,
@@ -135,6 +175,21 @@ mod tests {
         );
         cfg.anonymous_enable = false;
         assert_eq!(check(&cfg, &[], b"anonymous", b"a@b"), None);
+    }
+
+    #[test]
+    fn secure_email_list_admits_only_listed_passwords() {
+        let cfg = Config::default();
+        let anon = AnonLists {
+            banned: vec![],
+            allowed: Some(vec![b"friend@x".to_vec()]),
+        };
+        assert_eq!(
+            check(&cfg, &anon, None, b"ftp", b"friend@x"),
+            Ok(Login::Anonymous)
+        );
+        assert!(check(&cfg, &anon, None, b"ftp", b"stranger@x").is_err());
+        assert!(check(&cfg, &anon, None, b"ftp", b"").is_err());
     }
 
     #[test]

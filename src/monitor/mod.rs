@@ -269,7 +269,7 @@ fn login_loop(
             PreloginRequest::Login { user, pass } => {
                 let verdict = auth::check(
                     &prep.cfg,
-                    &prep.banned_emails,
+                    &prep.anon_lists,
                     Some(&prep.lists),
                     &user,
                     pass.expose(),

@@ -21,7 +21,8 @@ pub struct Prepared {
     pub local: SocketAddr,
     pub peer: SocketAddr,
     pub banner: Option<Vec<Vec<u8>>>,
-    pub banned_emails: Vec<Vec<u8>>,
+    /// deny_email_enable and secure_email_list_enable lists.
+    pub anon_lists: auth::AnonLists,
     /// ftpusers, userlist and /etc/shells, for local logins.
     pub lists: Lists,
     /// chroot_list_file's entries (with chroot_list_enable=YES).
@@ -107,19 +108,12 @@ pub fn serve_connection(cfg: Config) -> i32 {
         },
         None => None,
     };
-    let banned_emails = if cfg.deny_email_enable {
-        match auth::read_list(std::path::Path::new(&cfg.banned_email_file)) {
-            Ok(v) => v,
-            Err(e) => {
-                refuse_client(&format!(
-                    "cannot read banned_email_file {}: {e}",
-                    cfg.banned_email_file
-                ));
-                return 1;
-            }
+    let anon_lists = match auth::AnonLists::load(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            refuse_client(&e);
+            return 1;
         }
-    } else {
-        Vec::new()
     };
     let lists = match Lists::load(&cfg) {
         Ok(l) => l,
@@ -149,7 +143,7 @@ pub fn serve_connection(cfg: Config) -> i32 {
         local,
         peer,
         banner,
-        banned_emails,
+        anon_lists,
         lists,
         chroot_list,
     };
@@ -172,7 +166,7 @@ impl prelogin::Authenticator for LocalAuth<'_> {
         // Development mode serves anonymous users only: local users need root.
         let verdict = auth::check(
             &self.prep.cfg,
-            &self.prep.banned_emails,
+            &self.prep.anon_lists,
             None,
             user,
             pass.expose(),

@@ -585,6 +585,7 @@ impl Session {
             offset,
             ascii,
             use_sendfile: self.cfg.use_sendfile,
+            lock: self.cfg.lock_upload_files,
         };
         let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;

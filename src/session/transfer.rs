@@ -20,6 +20,8 @@ pub enum Job {
         offset: u64,
         ascii: bool,
         use_sendfile: bool,
+        /// lock_upload_files: hold a shared lock while sending.
+        lock: bool,
     },
     /// Send a directory listing.
     List(ListJob),
@@ -28,6 +30,10 @@ pub enum Job {
         file: File,
         offset: u64,
         ascii: bool,
+        /// Empty the file first (a plain STOR), after taking the lock.
+        truncate: bool,
+        /// lock_upload_files: hold an exclusive lock while receiving.
+        lock: bool,
     },
 }
 
@@ -193,7 +199,12 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             offset,
             ascii,
             use_sendfile,
+            lock,
         } => {
+            // A download waits for an upload of the same file to finish (and vice versa).
+            if lock && sys::fs::lock_whole(&file, false).is_err() {
+                return Outcome::LocalRead;
+            }
             if !ascii && use_sendfile {
                 // Err: sendfile is unsupported for this file; fall back to copying.
                 if let Ok(o) = send_file(&file, offset, data, counter) {
@@ -206,7 +217,21 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             file,
             offset,
             ascii,
-        } => receive_file(file, offset, ascii, data, counter),
+            truncate,
+            lock,
+        } => {
+            if lock && sys::fs::lock_whole(&file, true).is_err() {
+                return Outcome::LocalWrite;
+            }
+            // Truncate only once the lock is held, so a reader never sees a half-emptied file
+            // (vsftpd's order).
+            if truncate {
+                if let Err(e) = file.set_len(0) {
+                    return local_write_error(&e);
+                }
+            }
+            receive_file(file, offset, ascii, data, counter)
+        }
         Job::List(job) => {
             let mut out = CountingWriter {
                 inner: io::BufWriter::with_capacity(64 * 1024, data),

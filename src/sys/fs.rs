@@ -101,14 +101,9 @@ pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
 
 /// Open a file for an upload without blocking on FIFOs or devices, then insist it is a
 /// regular file. `exclusive`: create only (O_EXCL, anonymous uploads never overwrite);
-/// `append`: O_APPEND; otherwise create or open, truncating only when `truncate`.
-pub fn open_upload(
-    path: &Path,
-    exclusive: bool,
-    append: bool,
-    truncate: bool,
-    mode: u32,
-) -> io::Result<File> {
+/// `append`: O_APPEND; otherwise create or open. Never truncates: the transfer child does
+/// that once it holds the lock.
+pub fn open_upload(path: &Path, exclusive: bool, append: bool, mode: u32) -> io::Result<File> {
     let mut o = OpenOptions::new();
     o.write(true)
         .mode(mode)
@@ -129,10 +124,26 @@ pub fn open_upload(
             "not a regular file",
         ));
     }
-    if truncate && !append {
-        f.set_len(0)?;
-    }
     use std::os::fd::AsRawFd;
     super::io::set_nonblocking(f.as_raw_fd(), false)?;
     Ok(f)
+}
+
+/// Take a POSIX record lock on the whole file (lock_upload_files), waiting for it:
+/// exclusive (write) for an upload, shared (read) for a download. Held until the process
+/// ends or the descriptor is closed; taken in the transfer child, which owns the file.
+pub fn lock_whole(file: &File, exclusive: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock is plain data; all-zero is valid and the fields are set below.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = if exclusive {
+        libc::F_WRLCK
+    } else {
+        libc::F_RDLCK
+    } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = 0;
+    fl.l_len = 0;
+    // SAFETY: fl is a valid flock structure for F_SETLKW.
+    super::retry(|| cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &fl) })).map(|_| ())
 }

@@ -6,7 +6,7 @@
 use super::{Flow, Session};
 use crate::log;
 use crate::proto::path;
-use crate::session::transfer::Job;
+use crate::session::transfer::{Job, Outcome};
 use crate::sys;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -150,10 +150,7 @@ impl Session {
                 }
                 let exclusive = anon_restricted;
                 let append = kind == Kind::Append;
-                // REST then STOR writes from the offset and keeps what follows (as vsftpd);
-                // a plain STOR replaces the file.
-                let truncate = offset == 0 && !append;
-                match sys::fs::open_upload(&real, exclusive, append, truncate, mode) {
+                match sys::fs::open_upload(&real, exclusive, append, mode) {
                     Ok(f) => (virt, f),
                     Err(e) => {
                         let (c, t) = open_error_reply(&e);
@@ -182,11 +179,19 @@ impl Session {
                 file,
                 offset,
                 ascii,
+                // REST then STOR writes from the offset and keeps what follows (as vsftpd);
+                // a plain STOR replaces the file (emptied once the lock is held).
+                truncate: offset == 0 && kind == Kind::Store,
+                lock: self.cfg.lock_upload_files,
             },
             stream,
             "Transfer complete.",
         )?;
         self.log_transfer("UPLOAD", &virt, outcome, bytes, started);
+        if outcome != Outcome::Ok && self.cfg.delete_failed_uploads {
+            // delete_failed_uploads: nothing half-received stays behind.
+            let _ = std::fs::remove_file(path::to_real(&self.root, &virt));
+        }
         Ok(flow)
     }
 
@@ -217,7 +222,7 @@ impl Session {
             let Some((virt, real)) = self.resolve(&name) else {
                 return Err(io::Error::from_raw_os_error(1));
             };
-            match sys::fs::open_upload(&real, true, false, false, mode) {
+            match sys::fs::open_upload(&real, true, false, mode) {
                 Ok(f) => return Ok((virt, f)),
                 Err(e) if e.raw_os_error() == Some(17) => last = e, // EEXIST: next name
                 Err(e) => return Err(e),
