@@ -7,88 +7,17 @@
 //! coreutils (timeout, sha256sum) and diffutils (diff).
 mod common;
 
-use common::{Fixture, Inetd};
+use common::clients::{assert_ok, lftp_script, show, url};
+use common::{assert_all_exited, random_bytes, Fixture, Inetd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// Seconds any one client run may take before `timeout` kills it.
 const CLIENT_SECS: &str = "60";
 
-/// Deterministic pseudo-random bytes (xorshift64*), so failures reproduce.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// Run a client under `timeout`, with `stdin` fed to it; never inherits our terminal.
 fn run(prog: &str, args: &[&str], stdin: Option<&str>, cwd: &Path) -> Output {
-    let mut cmd = Command::new("timeout");
-    cmd.arg("-k")
-        .arg("5")
-        .arg(CLIENT_SECS)
-        .arg(prog)
-        .args(args)
-        .current_dir(cwd)
-        // Keep the clients away from any user configuration and proxies.
-        .env("HOME", cwd)
-        .env_remove("ftp_proxy")
-        .env_remove("FTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .env("LC_ALL", "C")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match stdin {
-        Some(_) => cmd.stdin(Stdio::piped()),
-        None => cmd.stdin(Stdio::null()),
-    };
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"));
-    if let Some(text) = stdin {
-        use std::io::Write;
-        let mut w = child.stdin.take().unwrap();
-        // A client that exits early closes its stdin; its status tells what went wrong.
-        let _ = w.write_all(text.as_bytes());
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn assert_ok(what: &str, o: &Output) {
-    assert!(o.status.success(), "{what} failed: {}", show(o));
-}
-
-fn assert_all_exited(inetd: &Inetd) {
-    assert!(
-        inetd.wait_all_exited(common::TIMEOUT),
-        "server processes left behind: {:?}",
-        inetd
-            .pids()
-            .iter()
-            .map(|p| (*p, common::descendants(*p)))
-            .collect::<Vec<_>>()
-    );
-}
-
-fn url(inetd: &Inetd, path: &str) -> String {
-    format!("ftp://127.0.0.1:{}/{}", inetd.addr.port(), path)
+    common::clients::run(CLIENT_SECS, prog, args, stdin, cwd)
 }
 
 /// A tree with subdirectories, an empty file, names with spaces and binary data.
@@ -476,13 +405,11 @@ fn curl_file_in_subdirectory() {
 // ---------------------------------------------------------------------------------------
 
 fn lftp(f: &Fixture, inetd: &Inetd, passive: bool, commands: &str) -> Output {
-    let script = format!(
-        "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; \
-         set ftp:passive-mode {}; set ftp:ssl-allow no; set cmd:fail-exit yes; \
-         open -u anonymous,a@b ftp://127.0.0.1:{}; {commands}",
-        if passive { "on" } else { "off" },
-        inetd.addr.port()
+    let mode = format!(
+        "set ftp:passive-mode {}; ",
+        if passive { "on" } else { "off" }
     );
+    let script = lftp_script(&mode, "anonymous", "a@b", inetd.addr.port(), commands);
     // -d: the protocol dialogue on stderr, to check which data-connection mode was used.
     run("lftp", &["-d", "-c", &script], None, &f.dir)
 }

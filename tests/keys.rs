@@ -14,10 +14,13 @@
 //! hang; there are no speed claims.
 mod common;
 
+use common::ftp::{
+    accept_bounded, big_file, exact, hang_up_and_check_exit, list_names, port_arg, read_all,
+    set_mtime,
+};
 use common::{Ctl, Fixture, Inetd, TIMEOUT};
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,32 +32,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const DENIED: &str = "550 Permission denied.";
 const FAILED_425: &str = "425 Failed to establish connection.";
 
-/// Send a command and assert the whole reply text (all lines, joined by "\n").
-fn exact(c: &mut Ctl, line: &str, want: &str) {
-    let (_, text) = c.cmd(line);
-    assert_eq!(text, want, "reply to {line:?}");
-}
-
-/// Set a file's modification time, in UTC seconds since the epoch.
-fn set_mtime(p: &Path, secs: u64) {
-    let f = std::fs::File::open(p).unwrap();
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap();
-}
-
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Read a data connection to EOF (bounded by the socket's read timeout).
-fn read_all(mut s: TcpStream) -> Vec<u8> {
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    buf
 }
 
 /// Connect to 127.0.0.1:port (a passive data port).
@@ -113,39 +95,6 @@ fn fetch(c: &mut Ctl, command: &str) -> Vec<u8> {
     data
 }
 
-/// The last field (name) of each LIST line.
-fn list_names(data: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(data)
-        .split_terminator("\r\n")
-        .map(|l| l.rsplit(' ').next().unwrap().to_string())
-        .collect()
-}
-
-/// Accept one connection on a listener within TIMEOUT.
-fn accept_bounded(l: &TcpListener) -> TcpStream {
-    l.set_nonblocking(true).unwrap();
-    let t = Instant::now();
-    loop {
-        match l.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                return s;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(t.elapsed() < TIMEOUT, "no active data connection arrived");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
-
-/// `PORT` argument for 127.0.0.1:port.
-fn port_arg(port: u16) -> String {
-    format!("127,0,0,1,{},{}", port >> 8, port & 0xff)
-}
-
 /// A port on 127.0.0.1 where nothing listens (bound, then released; nothing else on this
 /// machine picks it until the kernel hands out every other ephemeral port).
 fn closed_port() -> u16 {
@@ -172,27 +121,6 @@ fn free_port_run(n: u16) -> u16 {
     panic!("no run of {n} free ports found in 61000..65000");
 }
 
-/// A large sparse file (all zeros) for transfers that must still be running.
-fn big_file(f: &Fixture, name: &str, len: u64) {
-    let p = f.root.join(name);
-    let file = std::fs::File::create(&p).unwrap();
-    file.set_len(len).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*), so no extra crate is needed.
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        out.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// sha256 of bytes, via a scratch file and the system's sha256sum.
 fn sha256_bytes(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
@@ -206,16 +134,6 @@ fn sha256_bytes(dir: &Path, name: &str, bytes: &[u8]) -> String {
 fn assert_closed(c: &mut Ctl) {
     let (code, text) = c.read_reply();
     assert_eq!(code, 0, "expected the connection to close, got {text:?}");
-}
-
-/// Close our side and check that every rsftpd this inetd started exits.
-fn hang_up_and_check_exit(c: Ctl, inetd: &Inetd) {
-    let _ = c.stream.shutdown(Shutdown::Both);
-    drop(c);
-    assert!(
-        inetd.wait_all_exited(TIMEOUT),
-        "rsftpd processes left after the client hung up"
-    );
 }
 
 /// (year, month 1-12, day, hour, minute) of a UTC unix time (Hinnant's civil_from_days).
@@ -833,7 +751,7 @@ fn connect_timeout_active_mode_from_port_20() {
 fn sendfile_case(value: &str) {
     let mut f = Fixture::new(&format!("sendfile-{value}"));
     f.set(&format!("use_sendfile={value}"));
-    let body = random_bytes(3 << 20, 0x5eed_0000_0000_0001 ^ value.len() as u64);
+    let body = common::xorshift_bytes(3 << 20, 0x5eed_0000_0000_0001 ^ value.len() as u64);
     let src = f.file("r.bin", &body, 0o644);
     let want_all = common::sha256(&src);
     let rest: usize = 1_234_567;

@@ -8,158 +8,26 @@
 //! assertion fails; existing accounts are never modified.
 mod common;
 
+use common::users::{assert_shell_not_listed, fresh_name, run_tool as run, TempGroup, TempUser};
 use rsftpd::config::Config;
 use rsftpd::monitor::local::{
-    groups_of, today_days, userlist_refuses_at_user, verify_local, Lists, Refusal,
+    groups_of, today_days, userlist_refuses_at_user, verify_local, Lists, LocalUser, Refusal,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
 
-/// The shadow tools lock /etc/passwd and /etc/shadow; tests in parallel take turns.
-static ACCOUNTS: Mutex<()> = Mutex::new(());
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// Run an account tool, retrying a few times when another process holds the lock files.
-fn tool(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<(), String> {
-    let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut last = String::new();
-    for _ in 0..5 {
-        let mut c = Command::new(cmd);
-        c.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| format!("{cmd}: {e}"))?;
-        if let Some(s) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("{cmd}: {e}"))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        last = format!(
-            "{cmd} {args:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Exit status 10 (useradd, usermod) / 1 with "lock": another tool holds the lock.
-        if !last.contains("lock") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(last)
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    tool(cmd, args, None).unwrap();
-}
-
-fn fresh_name(kind: &str) -> String {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    // useradd allows 32 characters.
-    format!(
-        "rsft-{kind}{}-{n}-{}",
-        std::process::id() % 100_000,
-        nanos % 10_000
-    )
-}
-
-/// A field of the line for `name` in a colon-separated database file.
-fn db_field(file: &str, name: &str, field: usize) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&name)).then(|| f.get(field).map(|s| s.to_string()))?
-    })
-}
-
-/// A throwaway group, removed on drop.
-struct TempGroup {
-    name: String,
-}
-
-impl TempGroup {
-    fn new() -> TempGroup {
-        let name = fresh_name("g");
-        assert!(db_field("/etc/group", &name, 0).is_none());
-        run("groupadd", &[&name]);
-        TempGroup { name }
-    }
-    fn gid(&self) -> u32 {
-        db_field("/etc/group", &self.name, 2)
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for TempGroup {
-    fn drop(&mut self) {
-        let _ = tool("groupdel", &[&self.name], None);
-    }
-}
-
-/// A throwaway user with a real password, removed (with its home) on drop.
-struct TempUser {
-    name: String,
-    pass: String,
+/// A throwaway user (home /home/NAME, made by useradd and removed with it) with a password
+/// set by chpasswd with `method` (None: through PAM, which writes yescrypt on Debian 12).
+fn new_user(method: Option<&str>, extra: &[&str]) -> TempUser {
+    TempUser::build()
+        .create_home()
+        .method(method)
+        .extra(extra)
+        .create()
 }
 
 impl TempUser {
-    /// A user with shell /bin/bash and a password set by chpasswd with `method` (None:
-    /// through PAM, which writes yescrypt on Debian 12).
-    fn new(method: Option<&str>, extra: &[&str]) -> TempUser {
-        let name = fresh_name("u");
-        // SECURITY of the test itself: never adopt (and later delete) an existing account.
-        assert!(db_field("/etc/passwd", &name, 0).is_none(), "{name} exists");
-        let mut args = vec!["-m", "-s", "/bin/bash"];
-        args.extend_from_slice(extra);
-        args.push(&name);
-        run("useradd", &args);
-        // Only now is the account ours: from here on the guard removes it.
-        let u = TempUser {
-            pass: format!("Pw-{name}-x!"),
-            name,
-        };
-        u.set_password(method);
-        u
-    }
-
-    fn set_password(&self, method: Option<&str>) {
-        let line = format!("{}:{}\n", self.name, self.pass);
-        match method {
-            None => tool("chpasswd", &[], Some(&line)).unwrap(),
-            Some(m) => tool("chpasswd", &["-c", m], Some(&line)).unwrap(),
-        }
-    }
-
-    fn hash(&self) -> String {
-        db_field("/etc/shadow", &self.name, 1).unwrap()
-    }
-
-    fn uid(&self) -> u32 {
-        db_field("/etc/passwd", &self.name, 2)
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
-    fn verify(&self, cfg: &Config, pass: &str) -> Result<u32, Refusal> {
+    /// The monitor's check of this user with `pass`, today, under `cfg` and its lists.
+    fn check(&self, cfg: &Config, pass: &str) -> Result<LocalUser, Refusal> {
         let lists = Lists::load(cfg).unwrap();
         verify_local(
             cfg,
@@ -168,17 +36,14 @@ impl TempUser {
             pass.as_bytes(),
             today_days(),
         )
-        .map(|u| u.user.uid)
+    }
+
+    fn verify(&self, cfg: &Config, pass: &str) -> Result<u32, Refusal> {
+        self.check(cfg, pass).map(|u| u.user.uid)
     }
 
     fn ok(&self, cfg: &Config) -> Result<u32, Refusal> {
         self.verify(cfg, &self.pass)
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = tool("userdel", &["-r", &self.name], None);
     }
 }
 
@@ -223,18 +88,10 @@ fn path_str(p: &Path) -> String {
 fn yescrypt_right_and_wrong_password() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     assert!(u.hash().starts_with("$y$"), "chpasswd wrote {}", u.hash());
-    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()));
-    let lists = Lists::load(&cfg(&d)).unwrap();
-    let got = verify_local(
-        &cfg(&d),
-        &lists,
-        u.name.as_bytes(),
-        u.pass.as_bytes(),
-        today_days(),
-    )
-    .unwrap();
+    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid));
+    let got = u.check(&cfg(&d), &u.pass).unwrap();
     assert_eq!(got.user.name, u.name);
     assert_eq!(got.user.shell, PathBuf::from("/bin/bash"));
     assert_eq!(got.user.home, PathBuf::from(format!("/home/{}", u.name)));
@@ -248,7 +105,7 @@ fn yescrypt_right_and_wrong_password() {
 fn local_enable_no_and_unknown_user() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     let mut c = cfg(&d);
     c.local_enable = false;
     assert_eq!(u.ok(&c), Err(Refusal::NoLocal));
@@ -265,9 +122,9 @@ fn sha512crypt_and_md5crypt_verify() {
     require_root!();
     let d = TempDir::new();
     for (method, prefix) in [("SHA512", "$6$"), ("MD5", "$1$"), ("SHA256", "$5$")] {
-        let u = TempUser::new(Some(method), &[]);
+        let u = new_user(Some(method), &[]);
         assert!(u.hash().starts_with(prefix), "{method}: {}", u.hash());
-        assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()), "{method}");
+        assert_eq!(u.ok(&cfg(&d)), Ok(u.uid), "{method}");
         assert_eq!(
             u.verify(&cfg(&d), "wrong"),
             Err(Refusal::BadPassword),
@@ -280,12 +137,12 @@ fn sha512crypt_and_md5crypt_verify() {
 fn locked_and_empty_passwords() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     run("usermod", &["-L", &u.name]);
     assert!(u.hash().starts_with('!'));
     assert_eq!(u.ok(&cfg(&d)), Err(Refusal::Locked));
     run("usermod", &["-U", &u.name]);
-    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()));
+    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid));
     run("passwd", &["-d", &u.name]);
     assert_eq!(u.hash(), "");
     assert_eq!(u.verify(&cfg(&d), ""), Err(Refusal::Locked));
@@ -293,10 +150,7 @@ fn locked_and_empty_passwords() {
     // A fresh account without a password has a '!' hash.
     let name = fresh_name("u");
     run("useradd", &["-M", "-s", "/bin/bash", &name]);
-    let guard = TempUser {
-        name: name.clone(),
-        pass: String::new(),
-    };
+    let guard = TempUser::guard(name.clone(), String::new(), true);
     assert!(guard.hash().starts_with('!'), "{}", guard.hash());
     assert_eq!(guard.verify(&cfg(&d), ""), Err(Refusal::Locked));
 }
@@ -305,7 +159,7 @@ fn locked_and_empty_passwords() {
 fn expired_account() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     run("chage", &["-E", "0", &u.name]);
     assert_eq!(u.ok(&cfg(&d)), Err(Refusal::Expired));
     run("chage", &["-E", "2001-02-03", &u.name]);
@@ -313,21 +167,21 @@ fn expired_account() {
     // Expiring in ten days: still fine today.
     let later = (today_days() + 10).to_string();
     run("chage", &["-E", &later, &u.name]);
-    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()));
+    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid));
     run("chage", &["-E", "-1", &u.name]);
-    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()));
+    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid));
 }
 
 #[test]
 fn password_aged_out() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     run("chage", &["-d", "2000-01-01", "-M", "10", &u.name]);
     assert_eq!(u.ok(&cfg(&d)), Err(Refusal::Expired));
     // The same old password without a maximum age is fine.
     run("chage", &["-M", "-1", &u.name]);
-    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid()));
+    assert_eq!(u.ok(&cfg(&d)), Ok(u.uid));
     // "Must change at next login" cannot be honoured over FTP: refused.
     run("chage", &["-d", "0", &u.name]);
     assert_eq!(u.ok(&cfg(&d)), Err(Refusal::Expired));
@@ -336,30 +190,26 @@ fn password_aged_out() {
 #[test]
 fn shell_not_in_etc_shells() {
     require_root!();
-    let shells = std::fs::read_to_string("/etc/shells").unwrap_or_default();
-    assert!(
-        !shells.lines().any(|l| l.trim() == "/bin/false"),
-        "/etc/shells lists /bin/false; this test needs a shell that is not listed"
-    );
+    assert_shell_not_listed("/bin/false");
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     run("usermod", &["-s", "/bin/false", &u.name]);
     assert_eq!(u.ok(&cfg(&d)), Err(Refusal::Shell));
     let mut c = cfg(&d);
     c.check_shell = false;
-    assert_eq!(u.ok(&c), Ok(u.uid()));
+    assert_eq!(u.ok(&c), Ok(u.uid));
 }
 
 #[test]
 fn ftpusers_denies_listed_users() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     let mut c = cfg(&d);
     c.ftpusers_file = path_str(&d.file("ftpusers", &format!("# deny\nroot\n{}\n", u.name)));
     assert_eq!(u.ok(&c), Err(Refusal::Ftpusers));
     c.ftpusers_file = path_str(&d.file("ftpusers2", "root\ndaemon\n"));
-    assert_eq!(u.ok(&c), Ok(u.uid()));
+    assert_eq!(u.ok(&c), Ok(u.uid));
     // An ftpusers_file that exists but cannot be read refuses everyone.
     c.ftpusers_file = path_str(&d.0);
     assert_eq!(u.ok(&c), Err(Refusal::Ftpusers));
@@ -369,7 +219,7 @@ fn ftpusers_denies_listed_users() {
 fn userlist_deny_yes_and_no() {
     require_root!();
     let d = TempDir::new();
-    let u = TempUser::new(None, &[]);
+    let u = new_user(None, &[]);
     let mut c = cfg(&d);
     c.userlist_enable = true;
     c.userlist_deny = true;
@@ -380,14 +230,14 @@ fn userlist_deny_yes_and_no() {
     c.userlist_file = path_str(&d.file("other", "someone-else\n"));
     let other = Lists::load(&c).unwrap();
     assert!(!userlist_refuses_at_user(&c, &other, u.name.as_bytes()));
-    assert_eq!(u.ok(&c), Ok(u.uid()));
+    assert_eq!(u.ok(&c), Ok(u.uid));
     // userlist_deny=NO: only listed users may log in.
     c.userlist_deny = false;
     assert!(userlist_refuses_at_user(&c, &other, u.name.as_bytes()));
     assert_eq!(u.ok(&c), Err(Refusal::Userlist));
     c.userlist_file = path_str(&d.0.join("listed"));
     assert!(!userlist_refuses_at_user(&c, &listed, u.name.as_bytes()));
-    assert_eq!(u.ok(&c), Ok(u.uid()));
+    assert_eq!(u.ok(&c), Ok(u.uid));
     // With userlist_enable, a user list that cannot be read is fatal, as in vsftpd.
     c.userlist_file = path_str(&d.0.join("missing"));
     assert!(Lists::load(&c).is_err());
@@ -398,19 +248,11 @@ fn supplementary_groups() {
     require_root!();
     let d = TempDir::new();
     let g = TempGroup::new();
-    let u = TempUser::new(None, &["-G", &g.name]);
-    let lists = Lists::load(&cfg(&d)).unwrap();
-    let got = verify_local(
-        &cfg(&d),
-        &lists,
-        u.name.as_bytes(),
-        u.pass.as_bytes(),
-        today_days(),
-    )
-    .unwrap();
+    let u = new_user(None, &["-G", &g.name]);
+    let got = u.check(&cfg(&d), &u.pass).unwrap();
     let groups = groups_of(&got.user).unwrap();
     assert_eq!(groups.first(), Some(&got.user.gid));
-    assert!(groups.contains(&g.gid()), "{groups:?} lacks {}", g.gid());
+    assert!(groups.contains(&g.gid), "{groups:?} lacks {}", g.gid);
     assert_eq!(groups.len(), 2, "{groups:?}");
     drop(u);
 }

@@ -20,163 +20,36 @@ mod common;
 #[path = "common/syslog.rs"]
 mod syslog;
 
-use common::{descendants, sha256, Ctl, Fixture, Inetd, TIMEOUT};
+use common::clients::{assert_ok, lftp_script, show};
+use common::procs::{
+    children, descendants, ids, monitor, procs_with_uid, status, uids_of, wait_for, wait_no_uid,
+};
+use common::users::{assert_shell_not_listed, db_field, fresh_name, run_tool, TempGroup, TempUser};
+use common::{sha256, Ctl, Fixture, Inetd, TIMEOUT};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
-// Accounts (after tests/localauth.rs)
+// Accounts (made and removed by tests/common/users.rs)
 
-/// The shadow tools lock /etc/passwd and /etc/shadow; tests in parallel take turns.
-static ACCOUNTS: Mutex<()> = Mutex::new(());
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// Run an account tool, retrying a few times when another process holds the lock files.
-fn tool(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<(), String> {
-    let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut last = String::new();
-    for _ in 0..5 {
-        let mut c = Command::new(cmd);
-        c.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| format!("{cmd}: {e}"))?;
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("{cmd}: {e}"))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        last = format!(
-            "{cmd} {args:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !last.contains("lock") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(last)
-}
-
-fn run_tool(cmd: &str, args: &[&str]) {
-    tool(cmd, args, None).unwrap();
-}
-
-/// `rsft-` and something unique (useradd allows 32 characters).
-fn fresh_name(kind: &str) -> String {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "rsft-{kind}{}-{n}-{}",
-        std::process::id() % 100_000,
-        nanos % 10_000
-    )
-}
-
-/// A field of the line for `name` in a colon-separated database file.
-fn db_field(file: &str, name: &str, field: usize) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&name)).then(|| f.get(field).map(|s| s.to_string()))?
-    })
-}
-
-/// A throwaway group, removed on drop.
-struct TempGroup {
-    name: String,
-    gid: u32,
-}
-
-impl TempGroup {
-    fn new() -> TempGroup {
-        let name = fresh_name("g");
-        assert!(db_field("/etc/group", &name, 0).is_none());
-        run_tool("groupadd", &[&name]);
-        let gid = db_field("/etc/group", &name, 2).unwrap().parse().unwrap();
-        TempGroup { name, gid }
-    }
-}
-
-impl Drop for TempGroup {
-    fn drop(&mut self) {
-        let _ = tool("groupdel", &[&self.name], None);
-    }
-}
-
-/// A throwaway user with a real (yescrypt) password and a home directory path that is
-/// not created here (the test makes it with the owner and mode it wants). Removed on
-/// drop, after its processes are gone.
-struct TempUser {
-    name: String,
-    pass: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
+/// A throwaway user (tests/common/users.rs) with a real yescrypt password that every client
+/// takes as is, and a home directory path that is not created here (the test makes it
+/// with the owner and mode it wants; see `make_home`). `home` is written to /etc/passwd as
+/// given (it may contain `/./`).
+fn local_user(home: &Path, extra: &[&str]) -> TempUser {
+    TempUser::build()
+        .home(home)
+        .extra(extra)
+        .client_pass()
+        .create()
 }
 
 impl TempUser {
-    /// `home` is written to /etc/passwd as given (it may contain `/./`).
-    fn new(home: &Path, extra: &[&str]) -> TempUser {
-        let name = fresh_name("u");
-        // Never adopt (and later delete) an existing account.
-        assert!(db_field("/etc/passwd", &name, 0).is_none(), "{name} exists");
-        let home_s = home.to_str().unwrap();
-        let mut args = vec!["-M", "-d", home_s, "-s", "/bin/bash"];
-        args.extend_from_slice(extra);
-        args.push(&name);
-        run_tool("useradd", &args);
-        // From here on the account is ours and the guard removes it.
-        let mut u = TempUser {
-            pass: format!("Pw.{name}.x9"),
-            name,
-            uid: 0,
-            gid: 0,
-            home: home.to_path_buf(),
-        };
-        u.uid = db_field("/etc/passwd", &u.name, 2)
-            .unwrap()
-            .parse()
-            .unwrap();
-        u.gid = db_field("/etc/passwd", &u.name, 3)
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(db_field("/etc/passwd", &u.name, 5).as_deref(), Some(home_s));
-        tool("chpasswd", &[], Some(&format!("{}:{}\n", u.name, u.pass))).unwrap();
-        let hash = db_field("/etc/shadow", &u.name, 1).unwrap();
-        assert!(
-            hash.starts_with("$y$"),
-            "chpasswd wrote {hash}, not yescrypt"
-        );
-        // A recycled uid must not still have processes from an earlier user.
-        assert!(
-            wait_no_uid(u.uid, TIMEOUT),
-            "processes of uid {} linger",
-            u.uid
-        );
-        u
-    }
-
     /// Create the home directory (and its parents, root-owned 0755).
     fn make_home(&self, owned_by_user: bool, mode: u32) -> PathBuf {
         mkdir_owned(
@@ -185,19 +58,6 @@ impl TempUser {
             mode,
         );
         self.home.clone()
-    }
-
-    fn home_str(&self) -> String {
-        self.home.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        // The sessions end with the inetd (dropped first); do not leave the uid to a
-        // later account while one of them is still exiting.
-        wait_no_uid(self.uid, Duration::from_secs(5));
-        let _ = tool("userdel", &[&self.name], None);
     }
 }
 
@@ -243,78 +103,6 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------
 // /proc
-
-/// The Uid line of /proc/PID/status: real, effective, saved, fs.
-fn uids_of(pid: u32) -> Option<Vec<u32>> {
-    status(pid)?.get("Uid").map(|v| ids(v))
-}
-
-fn status(pid: u32) -> Option<BTreeMap<String, String>> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some(
-        s.lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                Some((k.to_string(), v.trim().to_string()))
-            })
-            .collect(),
-    )
-}
-
-fn ids(v: &str) -> Vec<u32> {
-    v.split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect()
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Processes with `uid` in any of their four uid fields, as "pid name".
-fn procs_with_uid(uid: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    for pid in all_pids() {
-        if let Some(st) = status(pid) {
-            if st.get("Uid").is_some_and(|v| ids(v).contains(&uid)) {
-                out.push(format!(
-                    "{pid} {} (state {})",
-                    st.get("Name").cloned().unwrap_or_default(),
-                    st.get("State").cloned().unwrap_or_default()
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Wait (bounded) until no process runs with `uid`.
-fn wait_no_uid(uid: u32, within: Duration) -> bool {
-    let t = Instant::now();
-    loop {
-        if procs_with_uid(uid).is_empty() {
-            return true;
-        }
-        if t.elapsed() >= within {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect()
-}
 
 /// What one scanner saw: the matches and how many scans it made.
 #[derive(Debug)]
@@ -425,34 +213,18 @@ fn assert_never_seen(seen: &[Seen], what: &str) {
     }
 }
 
-/// The monitor the inetd started for the test's (first) connection.
-fn monitor(inetd: &Inetd) -> u32 {
-    let t = Instant::now();
-    loop {
-        if let Some(p) = inetd.pids().first() {
-            return *p;
-        }
-        assert!(t.elapsed() < TIMEOUT, "inetd started no rsftpd");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The monitor's only child once it runs with `uid`.
 fn session_with_uid(mon: u32, uid: u32) -> u32 {
-    let t = Instant::now();
-    loop {
-        if let [c] = children(mon).as_slice() {
-            if uids_of(*c).is_some_and(|u| u == vec![uid; 4]) {
-                return *c;
-            }
-        }
-        assert!(
-            t.elapsed() < TIMEOUT,
+    wait_for(TIMEOUT, || match children(mon).as_slice() {
+        [c] if uids_of(*c).is_some_and(|u| u == vec![uid; 4]) => Some(*c),
+        _ => None,
+    })
+    .unwrap_or_else(|| {
+        panic!(
             "monitor {mon} has no session with uid {uid}: {:?}",
             children(mon)
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -516,34 +288,9 @@ fn owner_of(p: &Path) -> (u32, u32) {
     (m.uid(), m.gid())
 }
 
-/// Run a client under `timeout`, away from user configuration and proxies.
+/// Run a client under `timeout` (30 seconds), away from user configuration and proxies.
 fn client(prog: &str, args: &[&str], cwd: &Path) -> Output {
-    Command::new("timeout")
-        .args(["-k", "5", "30", prog])
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env_remove("ftp_proxy")
-        .env_remove("FTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn assert_ok(what: &str, o: &Output) {
-    assert!(o.status.success(), "{what} failed: {}", show(o));
+    common::clients::run("30", prog, args, None, cwd)
 }
 
 /// A scratch directory for a client's files (root's, outside any home).
@@ -614,7 +361,7 @@ fn assert_ok_logged(user: &str) {
 
 /// A user with a home holding `down.bin`, and the bytes of the file to upload.
 fn user_with_download(f: &Fixture, home_owned: bool, seed: u64) -> (TempUser, Vec<u8>, Vec<u8>) {
-    let u = TempUser::new(&f.dir.join("home").join(format!("c{seed}")), &[]);
+    let u = local_user(&f.dir.join("home").join(format!("c{seed}")), &[]);
     let home = u.make_home(home_owned, 0o755);
     let down = bytes(200_000 + seed as usize, seed);
     put_file(&home.join("down.bin"), &down, Some((u.uid, u.gid)), 0o644);
@@ -737,14 +484,12 @@ fn lftp_lists_downloads_and_uploads_as_a_jailed_local_user() {
     let src = w.join("up.src");
     std::fs::write(&src, &up).unwrap();
     let inetd = f.inetd();
-    let script = format!(
-        "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; \
-         set ftp:ssl-allow no; set cmd:fail-exit yes; \
-         open -u {},{} ftp://127.0.0.1:{}; quote PWD; cls -1; get down.bin -o down.out; \
-         put up.src -o /up/up-lftp.bin; cls -l /up",
-        u.name,
-        u.pass,
-        inetd.addr.port()
+    let script = lftp_script(
+        "",
+        &u.name,
+        &u.pass,
+        inetd.addr.port(),
+        "quote PWD; cls -1; get down.bin -o down.out; put up.src -o /up/up-lftp.bin; cls -l /up",
     );
     let o = client("lftp", &["-c", &script], &w);
     assert_ok("lftp", &o);
@@ -875,7 +620,7 @@ fn assert_logs_in(f: &Fixture, u: &TempUser) {
 
 /// A user whose home is a root-owned directory in the fixture.
 fn plain_user(f: &Fixture, extra: &[&str]) -> TempUser {
-    let u = TempUser::new(&f.dir.join("home").join(fresh_name("h")), extra);
+    let u = local_user(&f.dir.join("home").join(fresh_name("h")), extra);
     u.make_home(false, 0o755);
     u
 }
@@ -930,11 +675,7 @@ fn refused_password_aged_out() {
 #[test]
 fn refused_shell_not_in_etc_shells_unless_check_shell_no() {
     require_root!();
-    let shells = std::fs::read_to_string("/etc/shells").unwrap_or_default();
-    assert!(
-        !shells.lines().any(|l| l.trim() == "/bin/false"),
-        "/etc/shells lists /bin/false; this test needs a shell that is not listed"
-    );
+    assert_shell_not_listed("/bin/false");
     let mut f = local_fixture("lu-shell");
     let u = plain_user(&f, &[]);
     run_tool("usermod", &["-s", "/bin/false", &u.name]);
@@ -1203,7 +944,7 @@ fn post_login_process_has_the_users_identity() {
     require_root!();
     let mut f = local_fixture("lu-ident");
     let g = TempGroup::new();
-    let u = TempUser::new(&f.dir.join("home/ident"), &[]);
+    let u = local_user(&f.dir.join("home/ident"), &[]);
     run_tool("usermod", &["-aG", &g.name, &u.name]);
     let groups: BTreeSet<u32> = [u.gid, g.gid].into_iter().collect();
 
@@ -1352,7 +1093,7 @@ fn passwd_chroot_enable_jails_at_the_dot_and_starts_below_it() {
     mkdir_owned(&jail, None, 0o755);
     put_file(&jail.join("at-jail-root"), b"x", None, 0o644);
     let home_field = PathBuf::from(format!("{}/./home/pc", jail.display()));
-    let u = TempUser::new(&home_field, &[]);
+    let u = local_user(&home_field, &[]);
     mkdir_owned(&jail.join("home"), None, 0o755);
     mkdir_owned(&jail.join("home/pc"), Some((u.uid, u.gid)), 0o755);
     f.set("chroot_local_user=YES")
@@ -1381,7 +1122,7 @@ fn writable_jail_is_refused_unless_allow_writeable_chroot() {
     syslog::capturing();
     let mut f = local_fixture("lu-writable");
     f.set("chroot_local_user=YES").set("write_enable=YES");
-    let u = TempUser::new(&f.dir.join("home/wj"), &[]);
+    let u = local_user(&f.dir.join("home/wj"), &[]);
     let home = u.home_str();
     // Writable through its owner, then through its group.
     for (owned, mode) in [(true, 0o755), (false, 0o775)] {
@@ -1440,9 +1181,9 @@ fn user_config_dir_overrides_write_enable_for_one_user() {
     require_root!();
     let mut f = local_fixture("lu-userconf");
     f.set("write_enable=YES");
-    let ro = TempUser::new(&f.dir.join("home/ro"), &[]);
+    let ro = local_user(&f.dir.join("home/ro"), &[]);
     ro.make_home(true, 0o755);
-    let rw = TempUser::new(&f.dir.join("home/rw"), &[]);
+    let rw = local_user(&f.dir.join("home/rw"), &[]);
     rw.make_home(true, 0o755);
     let confdir = f.dir.join("user_conf");
     mkdir_owned(&confdir, None, 0o755);
@@ -1497,7 +1238,7 @@ fn jail_escapes_stay_inside() {
         .set("allow_writeable_chroot=YES")
         .set("write_enable=YES")
         .set("local_umask=022");
-    let u = TempUser::new(&f.dir.join("home/esc"), &[]);
+    let u = local_user(&f.dir.join("home/esc"), &[]);
     let home = u.make_home(true, 0o755);
     let own = Some((u.uid, u.gid));
     // Outside the jail: a world-writable directory and a file of the user's, so only the
@@ -1631,7 +1372,7 @@ fn private_home_0700_works_jailed_and_not_jailed() {
     require_root!();
     let mut f = local_fixture("lu-private");
     f.set("write_enable=YES");
-    let u = TempUser::new(&f.dir.join("home/private"), &[]);
+    let u = local_user(&f.dir.join("home/private"), &[]);
     let home = u.make_home(true, 0o700);
     put_file(
         &home.join("mine.txt"),
@@ -1681,7 +1422,7 @@ fn home_is_entered_with_the_users_ids() {
     let mut f = local_fixture("lu-rootonly");
     let gate = f.dir.join("rootonly");
     mkdir_owned(&gate, None, 0o700);
-    let u = TempUser::new(&gate.join("home"), &[]);
+    let u = local_user(&gate.join("home"), &[]);
     u.make_home(true, 0o755);
     for jailed in [true, false] {
         f.set(if jailed {
@@ -1731,7 +1472,7 @@ fn user_config_file_not_owned_by_root_refuses_the_login() {
     require_root!();
     let mut f = local_fixture("lu-userconf-owner");
     f.set("write_enable=YES");
-    let u = TempUser::new(&f.dir.join("home/uc"), &[]);
+    let u = local_user(&f.dir.join("home/uc"), &[]);
     u.make_home(true, 0o755);
     let confdir = f.dir.join("user_conf");
     mkdir_owned(&confdir, None, 0o755);

@@ -10,8 +10,9 @@
 //! 127.0.0.2 before connecting uses the crate's own `sys::net::connect_from` (no libc here).
 mod common;
 
-use common::{descendants, Ctl, Fixture, Inetd, TIMEOUT};
-use std::collections::BTreeMap;
+use common::ftp::big_file;
+use common::procs::{children, descendants, ids, monitor, proc_root, status, wait_for};
+use common::{Ctl, Fixture, Inetd, TIMEOUT};
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -123,37 +124,6 @@ fn fixture(name: &str, user: &FtpUser) -> Fixture {
 // ---------------------------------------------------------------------------------------
 // /proc
 
-/// The whole of /proc/PID/status as field -> value (read once, so it is one snapshot).
-fn status(pid: u32) -> Option<BTreeMap<String, String>> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some(
-        s.lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                Some((k.to_string(), v.trim().to_string()))
-            })
-            .collect(),
-    )
-}
-
-fn ids(v: &str) -> Vec<u32> {
-    v.split_whitespace().map(|x| x.parse().unwrap()).collect()
-}
-
-/// Direct children of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect()
-}
-
-/// Where /proc/PID/root points (the process's chroot as seen from here).
-fn proc_root(pid: u32) -> PathBuf {
-    std::fs::read_link(format!("/proc/{pid}/root")).unwrap()
-}
-
 /// Every open descriptor of `pid` with its link text (`socket:[123]`, a path, ...).
 fn fds(pid: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();
@@ -249,20 +219,6 @@ fn jailed_in(jail: &Path) -> Vec<u32> {
     out
 }
 
-/// Poll `f` (bounded) until it gives Some.
-fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let t = Instant::now();
-    loop {
-        if let Some(x) = f() {
-            return Some(x);
-        }
-        if t.elapsed() >= within {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Wait (bounded) until none of `procs` runs; returns the ones still running.
 fn wait_gone(procs: &[Proc], within: Duration) -> Vec<Proc> {
     let t = Instant::now();
@@ -273,11 +229,6 @@ fn wait_gone(procs: &[Proc], within: Duration) -> Vec<Proc> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The monitor (the one process the inetd started for this test's single connection).
-fn monitor(inetd: &Inetd) -> u32 {
-    wait_for(TIMEOUT, || inetd.pids().first().copied()).expect("inetd started rsftpd")
 }
 
 /// The monitor's single child, once it has exactly one that is not `not`.
@@ -418,15 +369,10 @@ fn read_all(s: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// A big file whose transfer cannot finish while nobody reads the data connection: far
-/// more than loopback socket buffers hold (sparse, so it costs no disk; the transfer
-/// only ever moves what the buffers take).
-fn big_file(f: &Fixture, name: &str) {
-    let p = f.root.join(name);
-    let file = std::fs::File::create(&p).unwrap();
-    file.set_len(256 << 20).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-}
+/// More than loopback socket buffers hold: a transfer of a file this big cannot finish
+/// while nobody reads the data connection (the file is sparse, so it costs no disk; the
+/// transfer only ever moves what the buffers take).
+const BIG: u64 = 256 << 20;
 
 /// Start `RETR big` over PASV and return (data socket, transfer child pid) once the child
 /// is moving bytes (it has sent some: the data socket has something to peek at).
@@ -461,7 +407,7 @@ fn each_phase_runs_with_its_own_identity_and_jail() {
     let user = FtpUser::get();
     let (nuid, ngid) = nobody();
     let f = fixture("ident", &user);
-    big_file(&f, "big");
+    big_file(&f, "big", BIG);
     let inetd = f.inetd();
     let mut c = inetd.connect();
     let mon = monitor(&inetd);
@@ -812,7 +758,7 @@ fn hanging_up_mid_transfer_ends_every_process() {
     require_root!();
     let user = FtpUser::get();
     let f = fixture("hangupmid", &user);
-    big_file(&f, "big");
+    big_file(&f, "big", BIG);
     let inetd = f.inetd();
     let mut c = inetd.login();
     let mon = monitor(&inetd);
@@ -832,7 +778,7 @@ fn killing_the_session_mid_transfer_ends_the_transfer_and_the_monitor() {
     require_root!();
     let user = FtpUser::get();
     let f = fixture("kill9", &user);
-    big_file(&f, "big");
+    big_file(&f, "big", BIG);
     let inetd = f.inetd();
     let mut c = inetd.login();
     let mon = monitor(&inetd);
@@ -856,7 +802,7 @@ fn killing_the_monitor_ends_every_session_process() {
     require_root!();
     let user = FtpUser::get();
     let f = fixture("killmon", &user);
-    big_file(&f, "big");
+    big_file(&f, "big", BIG);
     // Before login: the pre-login session dies with the monitor.
     {
         let inetd = f.inetd();
@@ -1051,7 +997,7 @@ fn inherited_descriptors_do_not_reach_the_sessions() {
     require_root!();
     let user = FtpUser::get();
     let f = fixture("inherit", &user);
-    big_file(&f, "big");
+    big_file(&f, "big", BIG);
     // A root-only file outside every jail, open on fd 7 when rsftpd starts.
     let secret = f.dir.join("root-only-secret");
     std::fs::write(&secret, b"secret\n").unwrap();

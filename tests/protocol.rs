@@ -7,15 +7,18 @@
 //! account shown by STAT) are computed, not assumed.
 mod common;
 
-use common::{Ctl, Fixture, Inetd, TIMEOUT};
+use common::ftp::{
+    accept_bounded, big_file, exact, hang_up_and_check_exit, list_names, port_arg, read_all,
+    set_mtime,
+};
+use common::{Ctl, Fixture, TIMEOUT};
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
 // Helpers (local to this file).
@@ -35,23 +38,10 @@ MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD  RNFR\n \
 RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD\n \
 XPWD XRMD\n214 Help OK.";
 
-/// Send a command and assert the whole reply text (all lines, joined by "\n").
-fn exact(c: &mut Ctl, line: &str, want: &str) {
-    let (_, text) = c.cmd(line);
-    assert_eq!(text, want, "reply to {line:?}");
-}
-
 /// Send raw bytes (a whole line, ending included) and return the reply.
 fn raw(c: &mut Ctl, bytes: &[u8]) -> (u16, String) {
     c.send_raw(bytes);
     c.read_reply()
-}
-
-/// Set a file's (or directory's) modification time, in UTC seconds since the epoch.
-fn set_mtime(p: &Path, secs: u64) {
-    let f = std::fs::File::open(p).unwrap();
-    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap();
 }
 
 /// Assert the server closed the control connection: a reply read sees EOF, and so does a
@@ -111,14 +101,6 @@ fn assert_only_replies(transcript: &[u8]) -> usize {
     replies
 }
 
-/// Read a data connection to EOF (bounded by the socket's read timeout).
-fn read_all(mut s: TcpStream) -> Vec<u8> {
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    buf
-}
-
 /// A passive transfer: PASV, the command (raw bytes, no line ending), data to EOF, the final
 /// reply. Returns (preliminary reply text, data, final code, final text); when the command
 /// is refused the preliminary text is the refusal and the data is empty.
@@ -157,57 +139,6 @@ fn nlst(c: &mut Ctl, command: &str) -> Vec<String> {
     let text = String::from_utf8(data).unwrap();
     assert!(text.is_empty() || text.ends_with("\r\n"), "{text:?}");
     text.split_terminator("\r\n").map(str::to_string).collect()
-}
-
-/// The last field (name) of each LIST line.
-fn list_names(data: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(data)
-        .split_terminator("\r\n")
-        .map(|l| l.rsplit(' ').next().unwrap().to_string())
-        .collect()
-}
-
-/// Accept one connection on a listener within TIMEOUT.
-fn accept_bounded(l: &TcpListener) -> TcpStream {
-    l.set_nonblocking(true).unwrap();
-    let t = Instant::now();
-    loop {
-        match l.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                return s;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(t.elapsed() < TIMEOUT, "no active data connection arrived");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
-
-/// `PORT` argument for 127.0.0.1:port.
-fn port_arg(port: u16) -> String {
-    format!("127,0,0,1,{},{}", port >> 8, port & 0xff)
-}
-
-/// A large sparse file for transfers that must still be running when the test acts.
-fn big_file(f: &Fixture, name: &str, len: u64) {
-    let p = f.root.join(name);
-    let file = std::fs::File::create(&p).unwrap();
-    file.set_len(len).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-}
-
-/// Close our side and check that every rsftpd this inetd started exits.
-fn hang_up_and_check_exit(c: Ctl, inetd: &Inetd) {
-    let _ = c.stream.shutdown(Shutdown::Both);
-    drop(c);
-    assert!(
-        inetd.wait_all_exited(TIMEOUT),
-        "rsftpd processes left after the client hung up"
-    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@
 //! chroot(".") of the directory already entered (with the user's ids, see
 //! sys::creds::change_identity) needs no lookup on the server.
 mod common;
-#[path = "common/users.rs"]
-mod users;
+
+use common::users;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -92,7 +92,7 @@ fn session(f: &common::Fixture, u: &users::TempUser, expect_pwd: &str) {
     let md = std::fs::metadata(u.home.join("new.txt")).unwrap();
     assert_eq!(
         (md.uid(), md.gid(), md.mode() & 0o777),
-        (u.uid(), u.gid(), 0o644)
+        (u.uid, u.gid, 0o644)
     );
 }
 

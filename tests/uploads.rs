@@ -13,12 +13,14 @@
 //! in count and time and talks only to 127.0.0.1.
 mod common;
 
-use common::{Ctl, Fixture, Inetd, TIMEOUT};
+use common::clients::{assert_ok, lftp_script, url};
+use common::ftp::exact;
+use common::{assert_all_exited, random_bytes, Ctl, Fixture, Inetd, TIMEOUT};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
@@ -126,26 +128,6 @@ fn names_on_disk(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), so failures reproduce.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Send a command and assert the whole reply text.
-fn exact(c: &mut Ctl, line: &str, want: &str) {
-    let (_, text) = c.cmd(line);
-    assert_eq!(text, want, "reply to {line:?}");
-}
-
 /// A reply: code and whole text.
 type Reply = (u16, String);
 
@@ -249,18 +231,6 @@ fn quit_and_check(mut c: Ctl, inetd: &Inetd) {
     assert_all_exited(inetd);
 }
 
-fn assert_all_exited(inetd: &Inetd) {
-    assert!(
-        inetd.wait_all_exited(TIMEOUT),
-        "server processes left behind: {:?}",
-        inetd
-            .pids()
-            .iter()
-            .map(|p| (*p, common::descendants(*p)))
-            .collect::<Vec<_>>()
-    );
-}
-
 /// Wait (bounded) until a file on disk has at least `len` bytes; its length.
 fn wait_len(p: &Path, len: u64) -> u64 {
     let t = Instant::now();
@@ -275,35 +245,7 @@ fn wait_len(p: &Path, len: u64) -> u64 {
 
 /// Run a client under `timeout`, never with our terminal, away from user configuration.
 fn run(prog: &str, args: &[&str], cwd: &Path) -> Output {
-    Command::new("timeout")
-        .args(["-k", "5", "60", prog])
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env_remove("ftp_proxy")
-        .env_remove("FTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
-}
-
-fn assert_ok(what: &str, o: &Output) {
-    assert!(
-        o.status.success(),
-        "{what} failed: status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn url(inetd: &Inetd, path: &str) -> String {
-    format!("ftp://127.0.0.1:{}/{}", inetd.addr.port(), path)
+    common::clients::run("60", prog, args, None, cwd)
 }
 
 /// A fixture with writes on for anonymous uploads (anon_upload_enable) and, with `other`,
@@ -908,12 +850,7 @@ fn curl_uploads_create_dirs_resume_append() {
 }
 
 fn lftp(inetd: &Inetd, cwd: &Path, commands: &str) -> Output {
-    let script = format!(
-        "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; \
-         set ftp:ssl-allow no; set cmd:fail-exit yes; \
-         open -u anonymous,a@b ftp://127.0.0.1:{}; {commands}",
-        inetd.addr.port()
-    );
+    let script = lftp_script("", "anonymous", "a@b", inetd.addr.port(), commands);
     run("lftp", &["-c", &script], cwd)
 }
 

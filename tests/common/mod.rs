@@ -5,9 +5,24 @@
 //!   with the accepted socket on descriptors 0, 1 and 2, exactly as xinetd does. It
 //!   remembers the PIDs it started and ends only those.
 //! - `Ctl`: a raw control-connection client that reads whole (multi-line) replies.
+//! - `assert_all_exited`, `sha256`, `random_bytes`: checks and data most tests use.
+//!
+//! Submodules, compiled into every test binary (unused parts are fine):
+//! - `procs`: reading /proc (process trees, identities, roots) and bounded waits on it.
+//! - `users`: throwaway system users and groups with real passwords (root only).
+//! - `clients`: running real FTP clients under `timeout`.
+//! - `ftp`: exact replies, data connections and listings.
 //!
 //! Every loop here is bounded in count and time, and talks only to loopback.
 #![allow(dead_code)]
+
+pub mod clients;
+pub mod ftp;
+pub mod procs;
+pub mod users;
+
+#[allow(unused_imports)]
+pub use procs::{descendants, proc_status};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -275,38 +290,6 @@ impl Drop for Inetd {
     }
 }
 
-/// Descendants of `pid` (children, grandchildren, ...), from /proc.
-pub fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut frontier = vec![pid];
-    for _ in 0..8 {
-        let mut next = Vec::new();
-        for p in &frontier {
-            let kids =
-                std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-            for k in kids.split_whitespace() {
-                if let Ok(k) = k.parse::<u32>() {
-                    next.push(k);
-                }
-            }
-        }
-        if next.is_empty() {
-            break;
-        }
-        out.extend(&next);
-        frontier = next;
-    }
-    out
-}
-
-/// One field of /proc/PID/status, e.g. "Uid".
-pub fn proc_status(pid: u32, field: &str) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with(&format!("{field}:")))
-        .map(|l| l[field.len() + 1..].trim().to_string())
-}
-
 /// A raw control connection.
 pub struct Ctl {
     pub stream: TcpStream,
@@ -429,4 +412,36 @@ pub fn sha256(path: &Path) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// Every server process this inetd started must exit (bounded).
+pub fn assert_all_exited(inetd: &Inetd) {
+    assert!(
+        inetd.wait_all_exited(TIMEOUT),
+        "server processes left behind: {:?}",
+        inetd
+            .pids()
+            .iter()
+            .map(|p| (*p, descendants(*p)))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*) from the state `x` (not 0), so failures
+/// reproduce and no extra crate is needed.
+pub fn xorshift_bytes(len: usize, mut x: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `xorshift_bytes` from any seed (made odd, so never 0).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    xorshift_bytes(len, seed | 1)
 }
