@@ -304,34 +304,73 @@ fn copy_file(
     mut file: File,
     offset: u64,
     ascii: bool,
-    mut data: &TcpStream,
+    data: &TcpStream,
     counter: &SharedCounter,
 ) -> Outcome {
     use std::io::Seek;
     if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
         return Outcome::LocalRead;
     }
-    let mut buf = vec![0u8; 64 * 1024];
     let mut conv = ascii::ToNetwork::new();
+    let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
+    let ends = Ends {
+        read_error: |_| Outcome::LocalRead,
+        write_error: net_error,
+        count_written: true,
+    };
+    pump(
+        file,
+        data,
+        64 * 1024,
+        ascii.then_some(convert),
+        ends,
+        counter,
+    )
+}
+
+/// How one direction of a transfer classifies its errors and counts its bytes.
+struct Ends {
+    read_error: fn(&io::Error) -> Outcome,
+    write_error: fn(&io::Error) -> Outcome,
+    /// Count the bytes written (download: what went on the wire) rather than read.
+    count_written: bool,
+}
+
+/// Copy from `from` to `to` until end of file, through `convert` (ASCII mode) if given.
+fn pump<R: Read, W: Write>(
+    mut from: R,
+    mut to: W,
+    buf_size: usize,
+    mut convert: Option<impl FnMut(&[u8], &mut Vec<u8>)>,
+    ends: Ends,
+    counter: &SharedCounter,
+) -> Outcome {
+    let mut buf = vec![0u8; buf_size];
     let mut out = Vec::new();
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match from.read(&mut buf) {
             Ok(0) => return Outcome::Ok,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Outcome::LocalRead,
+            Err(e) => return (ends.read_error)(&e),
         };
-        let chunk: &[u8] = if ascii {
-            out.clear();
-            conv.convert(&buf[..n], &mut out);
-            &out
-        } else {
-            &buf[..n]
+        let chunk: &[u8] = match convert.as_mut() {
+            Some(c) => {
+                out.clear();
+                c(&buf[..n], &mut out);
+                &out
+            }
+            None => &buf[..n],
         };
-        if let Err(e) = data.write_all(chunk) {
-            return net_error(&e);
+        if !ends.count_written {
+            counter.add(n as u64);
         }
-        counter.add(chunk.len() as u64);
+        if let Err(e) = to.write_all(chunk) {
+            return (ends.write_error)(&e);
+        }
+        if ends.count_written {
+            counter.add(chunk.len() as u64);
+        }
     }
 }
 
@@ -353,49 +392,39 @@ fn receive_file(
     mut file: File,
     offset: u64,
     ascii: bool,
-    mut data: &TcpStream,
+    data: &TcpStream,
     counter: &SharedCounter,
 ) -> Outcome {
     use std::io::Seek;
     if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
         return Outcome::LocalWrite;
     }
-    let mut buf = vec![0u8; RECV_BUF];
     let mut conv = ascii::FromNetwork::new();
-    let mut out = Vec::new();
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Outcome::DataTimeout
-            }
-            Err(_) => return Outcome::NetRead,
-        };
-        counter.add(n as u64);
-        let chunk: &[u8] = if ascii {
-            out.clear();
-            conv.convert(&buf[..n], &mut out);
-            &out
-        } else {
-            &buf[..n]
-        };
-        if let Err(e) = file.write_all(chunk) {
-            return local_write_error(&e);
-        }
+    let ends = Ends {
+        read_error: |e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Outcome::DataTimeout,
+            _ => Outcome::NetRead,
+        },
+        write_error: local_write_error,
+        count_written: false,
+    };
+    let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
+    let outcome = pump(
+        data,
+        &mut file,
+        RECV_BUF,
+        ascii.then_some(convert),
+        ends,
+        counter,
+    );
+    if outcome != Outcome::Ok || !ascii {
+        return outcome;
     }
-    if ascii {
-        out.clear();
-        conv.finish(&mut out);
-        if let Err(e) = file.write_all(&out) {
-            return local_write_error(&e);
-        }
+    // A CR held back at the end of the last chunk (ASCII mode) still belongs to the file.
+    let mut tail = Vec::new();
+    conv.finish(&mut tail);
+    match file.write_all(&tail) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => local_write_error(&e),
     }
-    Outcome::Ok
 }

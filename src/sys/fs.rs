@@ -23,6 +23,11 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
+    regular_blocking(f)
+}
+
+/// Insist that a file opened with O_NONBLOCK is a regular file, then make it blocking.
+fn regular_blocking(f: File) -> io::Result<(File, Metadata)> {
     let md = f.metadata()?;
     if !md.is_file() {
         return Err(io::Error::new(
@@ -116,17 +121,7 @@ pub fn open_upload(path: &Path, exclusive: bool, append: bool, mode: u32) -> io:
     if append {
         o.append(true);
     }
-    let f = o.open(path)?;
-    let md = f.metadata()?;
-    if !md.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    use std::os::fd::AsRawFd;
-    super::io::set_nonblocking(f.as_raw_fd(), false)?;
-    Ok(f)
+    regular_blocking(o.open(path)?).map(|(f, _)| f)
 }
 
 /// Take a POSIX record lock on the whole file (lock_upload_files), waiting for it:
