@@ -1,6 +1,8 @@
 //! secure_email_list_enable, delete_failed_uploads and lock_upload_files: both sides of
 //! each rule, observed on the wire and on disk.
 mod common;
+#[path = "common/syslog.rs"]
+mod syslog;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -173,5 +175,76 @@ fn lock_upload_files_makes_a_download_wait_for_the_upload() {
         }
         assert_eq!(down.read_reply().0, 226);
         assert_eq!(std::fs::read(&path).unwrap(), new);
+    }
+}
+
+/// An upload cut off by ABOR or by the client going away keeps what arrived and is logged
+/// as incomplete; a whole one is logged as OK.
+#[test]
+fn cut_off_uploads_are_logged_as_incomplete() {
+    if !syslog::capturing() {
+        return;
+    }
+    let mut f = writable("upload-log");
+    f.set("syslog_enable=YES");
+    f.set("ftp_username=ftp");
+    let inetd = f.inetd();
+    let tag = format!("upload-log-{}", std::process::id());
+    let (aborted, gone, whole) = (
+        format!("/pub/{tag}-aborted.bin"),
+        format!("/pub/{tag}-gone.bin"),
+        format!("/pub/{tag}-whole.bin"),
+    );
+    // ABOR after 100000 bytes.
+    let mut c = inetd.login();
+    let d = start_upload(&mut c, &aborted, &[1u8; 100_000]);
+    wait_for_size(&f.root.join(&aborted[1..]), 100_000);
+    c.send("ABOR");
+    assert_eq!(c.read_reply().0, 426);
+    assert_eq!(c.read_reply().0, 226);
+    drop(d);
+    // A whole upload.
+    let mut d = c.pasv();
+    c.expect(&format!("STOR {whole}"), 150);
+    d.write_all(&[2u8; 5000]).unwrap();
+    drop(d);
+    assert_eq!(c.read_reply().0, 226);
+    // The client hangs up (control connection) after 70000 bytes.
+    let mut c2 = inetd.login();
+    let d2 = start_upload(&mut c2, &gone, &[3u8; 70_000]);
+    wait_for_size(&f.root.join(&gone[1..]), 70_000);
+    drop(c2);
+    drop(d2);
+    assert!(
+        inetd.wait_all_exited(common::TIMEOUT) || {
+            drop(c);
+            inetd.wait_all_exited(common::TIMEOUT)
+        }
+    );
+    assert_eq!(
+        std::fs::metadata(f.root.join(&gone[1..])).unwrap().len(),
+        70_000
+    );
+    let want = |v: &str, path: &str, n: u64| {
+        format!("[ftp] {v} UPLOAD: Client \"127.0.0.1\", \"{path}\", {n} bytes, ")
+    };
+    let t = Instant::now();
+    loop {
+        let got = syslog::lines_for(&tag);
+        let has = |prefix: &str, suffix: &str| {
+            got.iter()
+                .any(|l| l.starts_with(prefix) && l.ends_with(suffix))
+        };
+        let ok = has(&want("FAIL", &aborted, 100_000), "Kbyte/sec (incomplete)")
+            && has(&want("OK", &whole, 5000), "Kbyte/sec")
+            && has(&want("FAIL", &gone, 70_000), "Kbyte/sec (incomplete)");
+        if ok {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "log lines for {tag}: {got:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
