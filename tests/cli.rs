@@ -112,14 +112,14 @@ fn security_relevant_unsupported_key_is_fatal_harmless_one_warns() {
     assert!(err.contains("ssl_enable") && err.contains(":1:"), "{err}");
     let c = conf(&f, "cmds_denied=DELE\n");
     assert_eq!(run(&["-t", "-c", &c]).0, 1);
-    let c = conf(&f, "xferlog_enable=YES\n");
+    let c = conf(&f, "setproctitle_enable=YES\n");
     let (code, out, err) = run(&["-t", "-c", &c]);
     assert_eq!(code, 0);
     assert!(
-        err.contains("warning") && err.contains("xferlog_enable"),
+        err.contains("warning") && err.contains("setproctitle_enable"),
         "{err}"
     );
-    assert!(out.lines().any(|l| l == "xferlog_enable=YES"));
+    assert!(out.lines().any(|l| l == "setproctitle_enable=YES"));
 }
 
 #[test]

@@ -309,7 +309,7 @@ fn assert_fail_logged(user: &str, reason: &str) {
         return;
     }
     let fail = format!("[{user}] FAIL LOGIN: Client \"127.0.0.1\"");
-    let why = format!("[{user}] login refused: {reason}");
+    let why = format!("[{user}] login refused: Client \"127.0.0.1\", \"{reason}\"");
     let got = syslog::wait_for_lines(user, &[&fail, &why], Duration::from_secs(5));
     assert!(
         got.contains(&fail) && got.contains(&why),
@@ -724,7 +724,7 @@ fn assert_refused_at_user(f: &Fixture, u: &TempUser) {
             u.uid, u.name
         ),
     );
-    assert_fail_logged(&u.name, "user_list");
+    assert_fail_logged(&u.name, "denied by userlist_file");
 }
 
 #[test]
@@ -779,7 +779,7 @@ fn userlist_refusals_count_as_failed_logins() {
         assert!(inetd.wait_all_exited(TIMEOUT));
     });
     assert_never_seen(&seen, &format!("processes with uid {}", u.uid));
-    assert_fail_logged(&u.name, "user_list");
+    assert_fail_logged(&u.name, "denied by userlist_file");
 }
 
 #[test]

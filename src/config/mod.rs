@@ -740,6 +740,12 @@ impl Config {
                 ));
             }
         }
+        if crate::sys::syslog::facility(&self.syslog_facility).is_none() {
+            return err(format!(
+                "syslog_facility='{}' is not a facility (ftp, daemon, auth, authpriv, user, local0-local7)",
+                self.syslog_facility
+            ));
+        }
         if let Some(a) = &self.listen_address {
             if a.parse::<std::net::IpAddr>().is_err() {
                 return err(format!("listen_address='{a}' is not an IP address"));

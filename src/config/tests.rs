@@ -173,9 +173,18 @@ const EXTRA_KEYS: &[&str] = &[
     "ssl_tlsv1_2",
     "ssl_tlsv1_3",
     "ftpusers_file",
+    "syslog_facility",
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "dual_log_enable",
+    "log_ftp_protocol",
+    "no_log_lock",
+    "syslog_facility",
+    "vsftpd_log_file",
+    "xferlog_enable",
+    "xferlog_file",
+    "xferlog_std_format",
     "delete_failed_uploads",
     "email_password_file",
     "lock_upload_files",
@@ -493,12 +502,15 @@ fn option_errors_and_override() {
             .to_string(),
         "-o option 1: key 'ftpd_banner': 'a\\u{0}b' contains a control character"
     );
-    let w = c.apply_option("xferlog_enable=YES", 4).unwrap().unwrap();
+    let w = c
+        .apply_option("setproctitle_enable=YES", 4)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         w.to_string(),
-        "-o option 4: key 'xferlog_enable' is not supported yet; ignored"
+        "-o option 4: key 'setproctitle_enable' is not supported yet; ignored"
     );
-    assert_eq!(w.key(), "xferlog_enable");
+    assert_eq!(w.key(), "setproctitle_enable");
 }
 
 #[test]
@@ -533,17 +545,18 @@ fn fatal_versus_warning() {
     assert!(!c.ssl_enable);
     // Harmless planned keys warn, and the value is still stored.
     let (c, w) =
-        parse("xferlog_enable=YES\nmax_clients=10\nlocal_umask=022\nseccomp_sandbox=NO").unwrap();
+        parse("setproctitle_enable=YES\nmax_clients=10\nlocal_umask=022\nseccomp_sandbox=NO")
+            .unwrap();
     // (local_umask is implemented: no warning for it.)
     assert_eq!(
         warnings(&w),
         [
-            "/etc/rsftpd.conf:1: key 'xferlog_enable' is not supported yet; ignored",
+            "/etc/rsftpd.conf:1: key 'setproctitle_enable' is not supported yet; ignored",
             "/etc/rsftpd.conf:2: key 'max_clients' is not supported yet; ignored",
             "/etc/rsftpd.conf:4: key 'seccomp_sandbox' is not supported yet; ignored",
         ]
     );
-    assert!(c.xferlog_enable && !c.seccomp_sandbox);
+    assert!(c.setproctitle_enable && !c.seccomp_sandbox);
     assert_eq!((c.max_clients, c.local_umask), (10, 0o22));
     // Planned, at the default written differently: no warning.
     assert!(parse("local_umask=0077\nmax_clients=2000")
@@ -743,7 +756,6 @@ fn debian_stock_config() {
         keys,
         [
             "listen_ipv6",
-            "xferlog_enable",
             "pam_service_name",
             "rsa_cert_file",
             "rsa_private_key_file"
@@ -766,7 +778,7 @@ fn classic_inetd_config() {
     let (c, w) = parse(text).unwrap();
     c.validate().unwrap();
     let keys: Vec<&str> = w.iter().map(Warning::key).collect();
-    assert_eq!(keys, ["xferlog_enable", "pam_service_name"]);
+    assert_eq!(keys, ["pam_service_name"]);
     assert_eq!(
         c.ftpd_banner.as_deref(),
         Some("Welcome to the FTP service.")
@@ -796,14 +808,14 @@ fn load_file_checks() {
     );
 
     let good = dir.join("good.conf");
-    std::fs::write(&good, "listen_port=2121\nxferlog_enable=YES\n").unwrap();
+    std::fs::write(&good, "listen_port=2121\nsetproctitle_enable=YES\n").unwrap();
     let mut c = Config::default();
     let w = c.load_file(&good, None).unwrap();
     assert_eq!(c.listen_port, 2121);
     assert_eq!(
         warnings(&w),
         [format!(
-            "{}:2: key 'xferlog_enable' is not supported yet; ignored",
+            "{}:2: key 'setproctitle_enable' is not supported yet; ignored",
             good.display()
         )]
     );

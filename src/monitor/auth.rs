@@ -9,7 +9,6 @@ use crate::log;
 use crate::monitor::local::{self, Lists, LocalUser};
 use crate::session::prelogin::is_anonymous_name;
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -112,26 +111,28 @@ pub fn check(
 /// Count and log a login attempt, sleep after a failure, and turn it into the reply for
 /// the pre-login process: after max_login_fails failures the session is closed. The
 /// `FAIL LOGIN` line keeps vsftpd's exact shape (fail2ban anchors on it); the reason goes
-/// on a line of its own.
+/// on a line of its own. `anon_pass`: the password of a successful anonymous login, which
+/// vsftpd's `OK LOGIN` line and xferlog show.
 pub fn account(
     cfg: &Config,
     fails: &mut u32,
     result: Result<(), &str>,
-    peer: SocketAddr,
     user: &[u8],
+    anon_pass: Option<&[u8]>,
 ) -> LoginReply {
-    let who = log::escape(user);
-    if let Err(reason) = result {
-        log::info(&format!("[{who}] login refused: {reason}"));
+    // As vsftpd: an anonymous session is labelled with ftp_username from its login on.
+    match anon_pass {
+        Some(_) => log::set_user(cfg.ftp_username.as_bytes()),
+        None => log::set_user(user),
     }
+    log::set_anon_pass(anon_pass);
+    log::login(result.is_ok(), result.err());
     if result.is_ok() {
-        log::info(&format!("[{who}] OK LOGIN: Client \"{}\"", peer.ip()));
         if cfg.delay_successful_login > 0 {
             std::thread::sleep(Duration::from_secs(cfg.delay_successful_login.into()));
         }
         return LoginReply::Ok;
     }
-    log::info(&format!("[{who}] FAIL LOGIN: Client \"{}\"", peer.ip()));
     *fails += 1;
     if cfg.delay_failed_login > 0 {
         std::thread::sleep(Duration::from_secs(cfg.delay_failed_login.into()));

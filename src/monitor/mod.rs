@@ -274,14 +274,16 @@ fn login_loop(
                     &user,
                     pass.expose(),
                 );
-                drop(pass);
+                let anonymous = matches!(verdict, Ok(auth::Login::Anonymous));
                 let post = match verdict {
                     Ok(auth::Login::Anonymous) => Ok(plan_anonymous(prep, plan)),
                     Ok(auth::Login::Local(lu)) => plan_local(prep, &lu),
                     Err(e) => Err(e),
                 };
                 let result = post.as_ref().map(|_| ()).map_err(|e| e.as_str());
-                let reply = auth::account(&prep.cfg, &mut fails, result, prep.peer, &user);
+                let anon_pass = (anonymous && post.is_ok()).then(|| pass.expose());
+                let reply = auth::account(&prep.cfg, &mut fails, result, &user, anon_pass);
+                drop(pass);
                 (reply, post.ok())
             }
         };
@@ -414,7 +416,11 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
     if process::die_with_parent(monitor).is_err() {
         return 1;
     }
-    // SECURITY: the pre-login process never needs to fork.
+    // SECURITY: the process that parses client bytes before login holds no log file unless
+    // it logs the protocol; and it never needs to fork.
+    if !crate::log::logs_protocol() {
+        crate::log::close_files();
+    }
     let _ = process::limit(process::Resource::Nproc, 0);
     let cfg = &prep.cfg;
     let mut ctl = Control::new(0, idle_timeout(cfg));

@@ -80,6 +80,7 @@ impl Control {
                     read_exact(self.fd, &mut line[start..])?;
                     if line.last() == Some(&b'\n') {
                         self.last_command = Instant::now();
+                        crate::log::protocol_command(&line);
                         return Ok(Input::Line(line));
                     }
                     if line.len() >= limits::CMD_LINE_MAX {
@@ -95,6 +96,7 @@ impl Control {
                     line.push(b[0]);
                     if b[0] == b'\n' {
                         self.last_command = Instant::now();
+                        crate::log::protocol_command(&line);
                         return Ok(Input::Line(line));
                     }
                     if line.len() >= limits::CMD_LINE_MAX {
@@ -114,14 +116,14 @@ impl Control {
     pub fn reply_bytes(&mut self, code: u16, text: &[u8]) -> io::Result<()> {
         let mut out = Vec::with_capacity(text.len() + 8);
         push_line(&mut out, code, b' ', text);
-        sys::io::write_all(self.fd, &out)
+        self.send(&out)
     }
 
     /// Send a one-line reply `code text`.
     pub fn reply(&mut self, code: u16, text: &str) -> io::Result<()> {
         let mut out = Vec::with_capacity(text.len() + 8);
         push_line(&mut out, code, b' ', text.as_bytes());
-        sys::io::write_all(self.fd, &out)
+        self.send(&out)
     }
 
     /// Send a multi-line reply: `code-first`, then each middle line as given (raw lines,
@@ -140,7 +142,7 @@ impl Control {
             out.extend_from_slice(b"\r\n");
         }
         push_line(&mut out, code, b' ', last.as_bytes());
-        sys::io::write_all(self.fd, &out)
+        self.send(&out)
     }
 
     /// Send `code-line` for each line of a message (banner, .message), then `code text`.
@@ -155,7 +157,15 @@ impl Control {
             push_line(&mut out, code, b'-', m);
         }
         push_line(&mut out, code, b' ', text.as_bytes());
-        sys::io::write_all(self.fd, &out)
+        self.send(&out)
+    }
+}
+
+impl Control {
+    /// Every reply goes out here (and into the protocol log when log_ftp_protocol=YES).
+    fn send(&mut self, out: &[u8]) -> io::Result<()> {
+        crate::log::protocol_reply(out);
+        sys::io::write_all(self.fd, out)
     }
 }
 

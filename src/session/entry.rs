@@ -54,7 +54,7 @@ pub fn run(args: Args) -> i32 {
         Ok(x) => x,
         Err(e) => {
             if inetd && !args.check_only {
-                crate::sys::syslog::open();
+                crate::sys::syslog::open_default();
                 refuse_client(&format!("configuration error: {e}"));
             } else {
                 eprintln!("rsftpd: {e}");
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> i32 {
             return 1;
         }
     };
-    log::init(cfg.syslog_enable);
+    log::open_syslog(&cfg);
     for w in &warnings {
         log::warn(&format!("warning: {w}"));
         if !inetd {
@@ -97,7 +97,11 @@ pub fn serve_connection(cfg: Config) -> i32 {
     if cfg.use_localtime {
         sys::time::load_zone();
     }
-    log::info(&format!("CONNECT: Client \"{}\"", peer.ip()));
+    if let Err(e) = log::init(&cfg, Some(peer.ip())) {
+        refuse_client(&e);
+        return 1;
+    }
+    log::connect();
     let banner = match &cfg.banner_file {
         Some(p) => match crate::session::read_message(std::path::Path::new(p)) {
             Some(lines) => Some(lines),
@@ -172,12 +176,13 @@ impl prelogin::Authenticator for LocalAuth<'_> {
             pass.expose(),
         );
         let result = verdict.as_ref().map(|_| ()).map_err(|e| e.as_str());
+        let anon_pass = matches!(verdict, Ok(auth::Login::Anonymous)).then(|| pass.expose());
         Ok(auth::account(
             &self.prep.cfg,
             &mut self.fails,
             result,
-            self.prep.peer,
             user,
+            anon_pass,
         ))
     }
 
@@ -233,7 +238,7 @@ pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
 /// The USER-time userlist check (monitor and development mode alike).
 pub fn userlist_verdict(prep: &Prepared, fails: &mut u32, user: &[u8]) -> LoginReply {
     if crate::monitor::local::userlist_refuses_at_user(&prep.cfg, &prep.lists, user) {
-        auth::account(&prep.cfg, fails, Err("user_list"), prep.peer, user)
+        auth::account(&prep.cfg, fails, Err("denied by userlist_file"), user, None)
     } else {
         LoginReply::Ok
     }

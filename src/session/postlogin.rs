@@ -590,35 +590,29 @@ impl Session {
         let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;
         let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
-        self.log_transfer("DOWNLOAD", &virt, outcome, bytes, started);
+        self.log_transfer(false, &virt, outcome, bytes, started, ascii);
         Ok(flow)
     }
 
-    /// The vsftpd-shaped transfer line: `[user] OK DOWNLOAD: Client "IP", "/path", N bytes,
-    /// R.RRKbyte/sec` (FAIL ... with ` (incomplete)` when it did not end well).
+    /// Log a transfer: the vsftpd line and the xferlog line.
     fn log_transfer(
         &self,
-        what: &str,
+        upload: bool,
         virt: &[u8],
         outcome: Outcome,
         bytes: u64,
         started: std::time::Instant,
+        ascii: bool,
     ) {
-        let secs = started.elapsed().as_secs_f64().max(1e-6);
-        let line = format!(
-            "[{}] {} {what}: Client \"{}\", \"{}\", {bytes} bytes, {:.2}Kbyte/sec{}",
-            log::escape(&self.user),
-            if outcome == Outcome::Ok { "OK" } else { "FAIL" },
-            self.peer.ip(),
-            log::escape(virt),
-            bytes as f64 / 1024.0 / secs,
-            if outcome == Outcome::Ok {
-                ""
-            } else {
-                " (incomplete)"
-            },
-        );
-        log::info(&line);
+        log::transfer(&log::Transfer {
+            upload,
+            ok: outcome == Outcome::Ok,
+            path: virt,
+            bytes,
+            secs: started.elapsed().as_secs_f64(),
+            ascii,
+            anonymous: self.anonymous,
+        });
     }
 
     /// Open the data connection set up by PASV/EPSV/PORT/EPRT; on failure the reply is

@@ -145,6 +145,20 @@ pub fn parse(b: &[u8]) -> Entry {
             }
         }
     }
+    // vsftpd's lines carry the pid again, `[pid N] ...`: it must be the sender's own
+    // (each process logs with its own pid); the tests compare what follows.
+    if let Some(r) = msg.strip_prefix("[pid ") {
+        if let Some(end) = r.find("] ") {
+            if let Ok(p) = r[..end].parse::<u32>() {
+                assert_eq!(
+                    Some(p),
+                    pid,
+                    "[pid N] differs from the syslog header: {raw:?}"
+                );
+                msg = r[end + 2..].to_string();
+            }
+        }
+    }
     Entry { pri, pid, msg }
 }
 

@@ -187,7 +187,7 @@ impl Session {
             stream,
             "Transfer complete.",
         )?;
-        self.log_transfer("UPLOAD", &virt, outcome, bytes, started);
+        self.log_transfer(true, &virt, outcome, bytes, started, ascii);
         if outcome != Outcome::Ok && self.cfg.delete_failed_uploads {
             // delete_failed_uploads: nothing half-received stays behind.
             let _ = std::fs::remove_file(path::to_real(&self.root, &virt));
@@ -235,12 +235,13 @@ impl Session {
         if !self.may_write(Need::Other) {
             return self.reply(550, "Permission denied.");
         }
-        let ok = self
-            .resolve(arg.unwrap_or(b""))
-            .map(|(_, real)| std::fs::remove_file(real));
-        match ok {
-            Some(Ok(())) => self.reply(250, "Delete operation successful."),
-            _ => self.reply(550, "Delete operation failed."),
+        let target = self.resolve(arg.unwrap_or(b""));
+        let ok = matches!(&target, Some((_, real)) if std::fs::remove_file(real).is_ok());
+        log::action(ok, "DELETE", &target.map(|(v, _)| v).unwrap_or_default());
+        if ok {
+            self.reply(250, "Delete operation successful.")
+        } else {
+            self.reply(550, "Delete operation failed.")
         }
     }
 
@@ -248,12 +249,13 @@ impl Session {
         if !self.may_write(Need::Other) {
             return self.reply(550, "Permission denied.");
         }
-        let ok = self
-            .resolve(arg.unwrap_or(b""))
-            .map(|(_, real)| std::fs::remove_dir(real));
-        match ok {
-            Some(Ok(())) => self.reply(250, "Remove directory operation successful."),
-            _ => self.reply(550, "Remove directory operation failed."),
+        let target = self.resolve(arg.unwrap_or(b""));
+        let ok = matches!(&target, Some((_, real)) if std::fs::remove_dir(real).is_ok());
+        log::action(ok, "RMDIR", &target.map(|(v, _)| v).unwrap_or_default());
+        if ok {
+            self.reply(250, "Remove directory operation successful.")
+        } else {
+            self.reply(550, "Remove directory operation failed.")
         }
     }
 
@@ -264,7 +266,9 @@ impl Session {
         let Some((virt, real)) = self.resolve(arg.unwrap_or(b"")) else {
             return self.reply(550, "Create directory operation failed.");
         };
-        match std::fs::DirBuilder::new().mode(0o777).create(&real) {
+        let made = std::fs::DirBuilder::new().mode(0o777).create(&real);
+        log::action(made.is_ok(), "MKDIR", &virt);
+        match made {
             Ok(()) => {
                 let mut text = path::quote_257(&virt);
                 text.extend_from_slice(b" created");
@@ -296,11 +300,18 @@ impl Session {
             return self.reply(550, "Permission denied.");
         }
         let from_real = path::to_real(&self.root, &from);
-        match self.resolve(arg.unwrap_or(b"")) {
-            Some((_, to_real)) if std::fs::rename(&from_real, &to_real).is_ok() => {
-                self.reply(250, "Rename successful.")
-            }
-            _ => self.reply(550, "Rename failed."),
+        let target = self.resolve(arg.unwrap_or(b""));
+        let ok =
+            matches!(&target, Some((_, to_real)) if std::fs::rename(&from_real, to_real).is_ok());
+        // vsftpd's shape: "from to" in one field.
+        let mut both = from.clone();
+        both.push(b' ');
+        both.extend_from_slice(&target.map(|(v, _)| v).unwrap_or_default());
+        log::action(ok, "RENAME", &both);
+        if ok {
+            self.reply(250, "Rename successful.")
+        } else {
+            self.reply(550, "Rename failed.")
         }
     }
 
@@ -354,14 +365,14 @@ impl Session {
         let Some(mode) = mode.filter(|m| *m <= 0o777) else {
             return self.reply(550, "SITE CHMOD command failed.");
         };
-        match self.resolve(file) {
-            Some((_, real))
-                if std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode))
-                    .is_ok() =>
-            {
-                self.reply(200, "SITE CHMOD command ok.")
-            }
-            _ => self.reply(550, "SITE CHMOD command failed."),
+        let target = self.resolve(file);
+        let ok = matches!(&target, Some((_, real))
+            if std::fs::set_permissions(real, std::fs::Permissions::from_mode(mode)).is_ok());
+        log::action(ok, "CHMOD", &target.map(|(v, _)| v).unwrap_or_default());
+        if ok {
+            self.reply(200, "SITE CHMOD command ok.")
+        } else {
+            self.reply(550, "SITE CHMOD command failed.")
         }
     }
 
