@@ -4,7 +4,9 @@
 #   make test     everything CI runs: system packages (as root), checks, all tests
 #   make check    formatting, clippy, the unsafe audit, file headers, manual pages
 #   make build    release binary in target/release/rsftpd
-#   make install  binary, manual pages, xinetd service (DESTDIR, PREFIX)
+#   make install  binary, configuration, xinetd service, systemd units, manual pages,
+#                 /var/ftp (DESTDIR, PREFIX, ANON_UPLOAD=yes; see tools/install.sh)
+#   make uninstall  exactly what install created (its manifest), never user data
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -12,7 +14,9 @@ CARGO ?= cargo
 # ---- System packages the tests use (Debian 12 names). -------------------------------
 # Test writers: add what your tests run here; `make test` installs what is missing when it
 # runs as root, and .ci/run installs the whole list.
-PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev
+# iproute2 (ss) and systemd (systemd-analyze verify, systemd-socket-activate; not started,
+# systemd is not PID 1 in CI) are for tests/install.rs.
+PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd
 
 # ---- Demo (make run) ------------------------------------------------------------------
 DEMO_DIR ?= demo
@@ -27,14 +31,29 @@ DEMO_PASV_MAX ?= 50099
 TEST_ARGS ?=
 
 # ---- Install --------------------------------------------------------------------------
+# Paths without DESTDIR; sysconfdir stays /etc whatever the PREFIX (rsftpd reads
+# /etc/rsftpd.conf). ANON_UPLOAD=yes: a drop box (/var/ftp/pub/upload, mode 0733, and the
+# drop-box configuration if there is no /etc/rsftpd.conf yet). SYSTEMD_UNITS=no: skip
+# rsftpd.socket and rsftpd@.service. OWNER=none: no chown, for unprivileged packaging runs.
 DESTDIR ?=
 PREFIX ?= /usr
-sbindir ?= /usr/sbin
-mandir ?= $(PREFIX)/share/man
-datadir ?= $(PREFIX)/share
+prefix ?= $(PREFIX)
+sbindir ?= $(prefix)/sbin
+mandir ?= $(prefix)/share/man
+datadir ?= $(prefix)/share
 sysconfdir ?= /etc
+systemdunitdir ?= $(prefix)/lib/systemd/system
+ftpdir ?= /var/ftp
+ANON_UPLOAD ?= no
+SYSTEMD_UNITS ?= yes
+OWNER ?= root
 
-BIN := target/release/rsftpd
+# The binary to install. `make install BIN=path` installs that one without building.
+BIN ?= target/release/rsftpd
+INSTALL_ENV = DESTDIR='$(DESTDIR)' BIN='$(BIN)' sbindir='$(sbindir)' mandir='$(mandir)' \
+	datadir='$(datadir)' sysconfdir='$(sysconfdir)' systemdunitdir='$(systemdunitdir)' \
+	ftpdir='$(ftpdir)' ANON_UPLOAD='$(ANON_UPLOAD)' SYSTEMD_UNITS='$(SYSTEMD_UNITS)' \
+	OWNER='$(OWNER)'
 
 .PHONY: all build run test check deps print-pkgs install uninstall clean
 
@@ -85,35 +104,20 @@ test: deps
 		END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' target/test.log; \
 	exit $$rc
 
-# Install what a package would: the binary, the manual pages, the xinetd service, the
-# empty pre-login jail and, only when there is none yet, a minimal /etc/rsftpd.conf.
-install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)$(sbindir)/rsftpd
-	install -D -m 0644 man/rsftpd.8 $(DESTDIR)$(mandir)/man8/rsftpd.8
-	install -D -m 0644 man/rsftpd.conf.5 $(DESTDIR)$(mandir)/man5/rsftpd.conf.5
-	install -D -m 0644 xinetd.d/rsftpd $(DESTDIR)$(sysconfdir)/xinetd.d/rsftpd
-	install -d -m 0755 $(DESTDIR)$(datadir)/rsftpd/empty
-	@if [ -e $(DESTDIR)$(sysconfdir)/rsftpd.conf ]; then \
-		echo "keeping the existing $(DESTDIR)$(sysconfdir)/rsftpd.conf"; \
-	else \
-		install -d -m 0755 $(DESTDIR)$(sysconfdir); \
-		printf '%s\n' \
-			'# rsftpd configuration; see rsftpd.conf(5). Every key has a default, so this' \
-			'# file only needs what differs. vsftpd.conf syntax and keys.' \
-			'#' \
-			'# Anonymous, read-only FTP from the home directory of the user ftp.' \
-			'anonymous_enable=YES' \
-			'write_enable=NO' \
-			> $(DESTDIR)$(sysconfdir)/rsftpd.conf; \
-		chmod 0644 $(DESTDIR)$(sysconfdir)/rsftpd.conf; \
-		echo "wrote $(DESTDIR)$(sysconfdir)/rsftpd.conf"; \
-	fi
+# Install what a package would (tools/install.sh says exactly what, with owners and modes).
+# Builds first, unless BIN names another binary, or cargo is missing and the binary is
+# there (`make` as yourself, then `sudo make install`: root often has no cargo).
+install:
+	@if [ '$(BIN)' != target/release/rsftpd ]; then :; \
+	elif command -v $(CARGO) >/dev/null 2>&1; then $(CARGO) build --release --locked || exit 1; \
+	elif [ -x '$(BIN)' ]; then echo "note: $(CARGO) not found; installing the existing $(BIN)"; \
+	else echo "error: $(CARGO) not found and no $(BIN): run make build first" >&2; exit 1; fi
+	@$(INSTALL_ENV) tools/install.sh install
 
-# Leaves /etc/rsftpd.conf alone: it may hold the administrator's changes.
+# Removes what install recorded in $(datadir)/rsftpd/install.manifest; keeps configuration
+# files changed since, non-empty directories (/var/ftp's contents) and the user ftp.
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/rsftpd $(DESTDIR)$(mandir)/man8/rsftpd.8 \
-		$(DESTDIR)$(mandir)/man5/rsftpd.conf.5 $(DESTDIR)$(sysconfdir)/xinetd.d/rsftpd
-	-rmdir $(DESTDIR)$(datadir)/rsftpd/empty $(DESTDIR)$(datadir)/rsftpd
+	@$(INSTALL_ENV) tools/install.sh uninstall
 
 clean:
 	$(CARGO) clean
