@@ -179,3 +179,40 @@ pub fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD has no memory-safety preconditions.
     unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
+
+/// splice(2) from `from` to `to`, moving up to `len` bytes inside the kernel. `to_offset`:
+/// write at this file offset (advanced by the kernel) instead of the file position.
+pub fn splice(
+    from: RawFd,
+    to: RawFd,
+    to_offset: Option<&mut i64>,
+    len: usize,
+) -> io::Result<usize> {
+    let off: *mut libc::loff_t = match to_offset {
+        Some(o) => o as *mut i64 as *mut libc::loff_t,
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: off is null or points to a live i64 the caller lends for this call; the
+    // descriptors are plain integers.
+    retry(|| {
+        cvt_ssize(unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                off,
+                len,
+                libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
+            )
+        } as libc::ssize_t)
+    })
+}
+
+/// Ask for a pipe buffer of `size` bytes (F_SETPIPE_SZ); the kernel may refuse, and the
+/// pipe keeps its size then.
+pub fn set_pipe_size(fd: RawFd, size: usize) {
+    // SAFETY: fcntl(F_SETPIPE_SZ) takes plain integers.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int);
+    }
+}

@@ -183,6 +183,7 @@ impl Session {
                 // a plain STOR replaces the file (emptied once the lock is held).
                 truncate: offset == 0 && kind == Kind::Store,
                 lock: self.cfg.lock_upload_files,
+                append: kind == Kind::Append,
             },
             stream,
             "Transfer complete.",
