@@ -24,6 +24,26 @@ pub struct ToNetwork {
     prev_cr: bool,
 }
 
+/// Position of the first LF, scanning eight bytes at a time (a text file has one LF in
+/// tens of bytes, so most words hold none).
+fn find_lf(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ LFS;
+        // Some byte of x is zero (that byte was LF).
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
 impl ToNetwork {
     pub fn new() -> Self {
         ToNetwork { prev_cr: false }
@@ -33,19 +53,20 @@ impl ToNetwork {
     pub fn convert(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() + input.len() / 8);
         let mut start = 0;
-        for (i, &b) in input.iter().enumerate() {
-            if b == b'\n' {
-                let preceded_by_cr = if i == 0 {
-                    self.prev_cr
-                } else {
-                    input[i - 1] == b'\r'
-                };
-                if !preceded_by_cr {
-                    out.extend_from_slice(&input[start..i]);
-                    out.push(b'\r');
-                    start = i;
-                }
+        let mut from = 0;
+        while let Some(p) = find_lf(&input[from..]) {
+            let i = from + p;
+            let preceded_by_cr = if i == 0 {
+                self.prev_cr
+            } else {
+                input[i - 1] == b'\r'
+            };
+            if !preceded_by_cr {
+                out.extend_from_slice(&input[start..i]);
+                out.push(b'\r');
+                start = i;
             }
+            from = i + 1;
         }
         out.extend_from_slice(&input[start..]);
         if let Some(&last) = input.last() {
@@ -120,6 +141,23 @@ impl FromNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_lf_agrees_with_a_plain_scan() {
+        let mut data = vec![b'x'; 300];
+        for at in [0usize, 1, 7, 8, 9, 15, 16, 63, 64, 299] {
+            let mut d = data.clone();
+            d[at] = b'\n';
+            for start in 0..20 {
+                let want = d[start..].iter().position(|&b| b == b'\n');
+                assert_eq!(find_lf(&d[start..]), want, "at {at} from {start}");
+            }
+        }
+        assert_eq!(find_lf(b""), None);
+        assert_eq!(find_lf(&data), None);
+        data.extend_from_slice(&[0x8a, 0x0b, 0x09, 0xff, 0x00]);
+        assert_eq!(find_lf(&data), None, "bytes near LF are not LF");
+    }
 
     fn down(chunks: &[&[u8]]) -> Vec<u8> {
         let mut c = ToNetwork::new();

@@ -235,8 +235,29 @@ pub fn format_mdtm(t: i64) -> String {
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
 
+/// Decimal digits of `n` into a stack buffer (no allocation: listings format millions of
+/// numbers); returns the used tail of the buffer.
+fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 fn push_num(out: &mut Vec<u8>, n: u64, width: usize, left: bool) {
-    push_padded(out, n.to_string().as_bytes(), width, left);
+    let mut buf = [0u8; 20];
+    push_padded(out, digits(n, &mut buf), width, left);
+}
+
+/// Two digits, zero-padded (day, hour, minute).
+fn push_2(out: &mut Vec<u8>, n: u32) {
+    out.push(b'0' + (n / 10 % 10) as u8);
+    out.push(b'0' + (n % 10) as u8);
 }
 
 fn push_padded(out: &mut Vec<u8>, s: &[u8], width: usize, left: bool) {
@@ -266,10 +287,19 @@ fn push_date(out: &mut Vec<u8>, mtime: i64, style: &LsStyle) {
     let (year, month, day, hour, min, _) = civil_from_unix(shown);
     out.extend_from_slice(MONTHS[(month - 1) as usize]);
     let old_or_future = mtime > style.now || style.now.saturating_sub(mtime) > SIX_MONTHS;
+    out.push(b' ');
+    push_2(out, day);
     if old_or_future {
-        out.extend_from_slice(format!(" {day:02}  {year}").as_bytes());
+        out.extend_from_slice(b"  ");
+        match u64::try_from(year) {
+            Ok(y) => push_num(out, y, 0, false),
+            Err(_) => out.extend_from_slice(year.to_string().as_bytes()),
+        }
     } else {
-        out.extend_from_slice(format!(" {day:02} {hour:02}:{min:02}").as_bytes());
+        out.push(b' ');
+        push_2(out, hour);
+        out.push(b':');
+        push_2(out, min);
     }
 }
 

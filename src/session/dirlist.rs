@@ -59,33 +59,70 @@ pub enum ListError {
     Write(io::Error),
 }
 
-struct Item {
-    name: Vec<u8>,
-    md: Metadata,
-    target: Option<Vec<u8>>,
+/// One listed entry, compact: a listing of a million names must not need a Metadata
+/// (and two allocations) per name. Names and link targets live in `Rows::arena`.
+#[derive(Clone, Copy)]
+struct Row {
+    name: (u32, u32),
+    target: (u32, u32),
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    size: u64,
+    mtime: i64,
 }
 
-fn item(name: Vec<u8>, path: &std::path::Path, md: Metadata, long: bool) -> Item {
-    let target = if long && md.file_type().is_symlink() {
-        std::fs::read_link(path)
-            .ok()
-            .map(|t| t.as_os_str().as_bytes().to_vec())
-    } else {
-        None
-    };
-    Item { name, md, target }
+#[derive(Default)]
+struct Rows {
+    arena: Vec<u8>,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    fn store(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let at = self.arena.len() as u32;
+        self.arena.extend_from_slice(bytes);
+        (at, bytes.len() as u32)
+    }
+
+    fn bytes(&self, (at, len): (u32, u32)) -> &[u8] {
+        &self.arena[at as usize..(at + len) as usize]
+    }
+
+    /// Add an entry; the link target is read only for symlinks in long listings.
+    fn push(&mut self, name: &[u8], md: &Metadata, link: Option<&std::path::Path>) {
+        let name = self.store(name);
+        let target = match link {
+            Some(p) if md.file_type().is_symlink() => match std::fs::read_link(p) {
+                Ok(t) => self.store(t.as_os_str().as_bytes()),
+                Err(_) => (0, 0),
+            },
+            _ => (0, 0),
+        };
+        self.rows.push(Row {
+            name,
+            target,
+            mode: md.mode(),
+            uid: md.uid(),
+            gid: md.gid(),
+            nlink: md.nlink(),
+            size: md.size(),
+            mtime: md.mtime(),
+        });
+    }
 }
 
 /// Produce the listing into `out`.
 pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
-    let mut items: Vec<Item> = Vec::new();
+    let mut rows = Rows::default();
     match &job.target {
         Target::File { real, name } => {
             let md = std::fs::symlink_metadata(real).map_err(|_| ListError::OpenDir)?;
             // SECURITY: an upload named directly is as hidden as in its directory's
             // listing, or `LIST name` would show a drop box's file, size and time.
             if job.hide_uid != Some(md.uid()) {
-                items.push(item(name.clone(), real, md, job.long));
+                rows.push(name, &md, job.long.then_some(real.as_path()));
             }
         }
         Target::Dir { real, pattern } => {
@@ -98,21 +135,22 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 for dot in [&b"."[..], &b".."[..]] {
                     let p = real.join(std::ffi::OsStr::from_bytes(dot));
                     if let Ok(md) = std::fs::symlink_metadata(&p) {
-                        items.push(item(dot.to_vec(), &p, md, job.long));
+                        rows.push(dot, &md, job.long.then_some(p.as_path()));
                     }
                 }
             }
             for ent in rd {
                 let Ok(ent) = ent else { continue };
-                let name = ent.file_name().as_bytes().to_vec();
-                if !listing::is_shown(&name, job.all, job.force_dot_files, pattern.as_deref()) {
+                let os_name = ent.file_name();
+                let name = os_name.as_bytes();
+                if !listing::is_shown(name, job.all, job.force_dot_files, pattern.as_deref()) {
                     continue;
                 }
                 if let Some(p) = pattern {
                     // The budget bounds one match (limits::GLOB_STEPS_MAX), as vsftpd
                     // bounds its matcher per name.
                     let mut budget = limits::GLOB_STEPS_MAX;
-                    match glob::matches(p, &name, &mut budget) {
+                    match glob::matches(p, name, &mut budget) {
                         Ok(true) => {}
                         Ok(false) => continue,
                         Err(_) => return Err(ListError::TooComplex),
@@ -120,36 +158,50 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 }
                 if let Some(h) = &job.hide {
                     let mut budget = limits::GLOB_STEPS_MAX;
-                    if glob::matches(h, &name, &mut budget).unwrap_or(true) {
+                    if glob::matches(h, name, &mut budget).unwrap_or(true) {
                         continue;
                     }
                 }
-                if items.len() >= limits::LIST_ENTRIES_MAX {
+                if rows.rows.len() >= limits::LIST_ENTRIES_MAX {
                     break;
                 }
-                let path = ent.path();
-                let Ok(md) = std::fs::symlink_metadata(&path) else {
+                // fstatat on the open directory, without following a symlink.
+                let Ok(md) = ent.metadata() else {
                     continue;
                 };
                 if job.hide_uid == Some(md.uid()) {
                     continue;
                 }
-                items.push(item(name, &path, md, job.long));
+                let link = if job.long && md.file_type().is_symlink() {
+                    Some(ent.path())
+                } else {
+                    None
+                };
+                rows.push(name, &md, link.as_deref());
             }
         }
     }
+    let Rows {
+        arena,
+        rows: mut list,
+    } = rows;
+    let name_of = |r: &Row| &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
     if job.time_sort {
-        items.sort_by(|a, b| {
-            b.md.mtime()
-                .cmp(&a.md.mtime())
-                .then_with(|| a.name.cmp(&b.name))
+        list.sort_unstable_by(|a, b| {
+            b.mtime
+                .cmp(&a.mtime)
+                .then_with(|| name_of(a).cmp(name_of(b)))
         });
     } else {
-        items.sort_by(|a, b| a.name.cmp(&b.name));
+        list.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
     }
     if job.reverse {
-        items.reverse();
+        list.reverse();
     }
+    let rows = Rows {
+        arena,
+        rows: Vec::new(),
+    };
     let to_local = |t: i64| crate::sys::time::to_local(t);
     let style = listing::LsStyle {
         hide_ids: job.hide_ids,
@@ -162,23 +214,24 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
         names: None,
     };
     let mut line = Vec::with_capacity(256);
-    for it in &items {
+    for r in &list {
         line.clear();
+        let name = rows.bytes(r.name);
         if job.long {
             let e = listing::Entry {
-                name: &it.name,
-                mode: it.md.mode(),
-                nlink: it.md.nlink(),
-                uid: it.md.uid(),
-                gid: it.md.gid(),
-                size: it.md.size(),
-                mtime: it.md.mtime(),
-                link_target: it.target.as_deref(),
+                name,
+                mode: r.mode,
+                nlink: r.nlink,
+                uid: r.uid,
+                gid: r.gid,
+                size: r.size,
+                mtime: r.mtime,
+                link_target: (r.target.1 > 0).then(|| rows.bytes(r.target)),
             };
             listing::format_long(&e, &style, &mut line);
         } else {
             line.extend_from_slice(&job.prefix);
-            line.extend_from_slice(&it.name);
+            line.extend_from_slice(name);
             line.extend_from_slice(b"\r\n");
         }
         out.write_all(&line).map_err(ListError::Write)?;

@@ -324,7 +324,7 @@ fn copy_file(
     pump(
         file,
         data,
-        64 * 1024,
+        RECV_BUF,
         ascii.then_some(convert),
         ends,
         counter,
@@ -463,8 +463,8 @@ fn drain_pipe(
     Ok(off as u64)
 }
 
-/// Size of the buffer uploads are received through (large, so a fast client costs few
-/// system calls).
+/// Size of the buffer copies go through when splice/sendfile cannot be used (ASCII mode,
+/// APPE): large, so a fast transfer costs few system calls.
 const RECV_BUF: usize = 256 * 1024;
 
 fn local_write_error(e: &io::Error) -> Outcome {
