@@ -177,6 +177,8 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "anon_max_rate",
+    "local_max_rate",
     "dual_log_enable",
     "log_ftp_protocol",
     "no_log_lock",

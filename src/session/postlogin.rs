@@ -431,7 +431,10 @@ impl Session {
                     format!("     Connected to {}", self.peer.ip()),
                     format!("     Logged in as {}", String::from_utf8_lossy(&self.user)),
                     format!("     TYPE: {}", if self.ascii { "ASCII" } else { "BINARY" }),
-                    "     No session bandwidth limit".to_string(),
+                    match self.max_rate() {
+                        0 => "     No session bandwidth limit".to_string(),
+                        r => format!("     Session bandwidth limit in byte/s is {r}"),
+                    },
                     format!(
                         "     Session timeout in seconds is {}",
                         self.cfg.idle_session_timeout
@@ -586,12 +589,22 @@ impl Session {
             ascii,
             use_sendfile: self.cfg.use_sendfile,
             lock: self.cfg.lock_upload_files,
+            rate: self.max_rate(),
         };
         let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;
         let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
         self.log_transfer(false, &virt, outcome, bytes, started, ascii);
         Ok(flow)
+    }
+
+    /// The transfer rate limit of this session, bytes per second (0 = none).
+    fn max_rate(&self) -> u64 {
+        u64::from(if self.anonymous {
+            self.cfg.anon_max_rate
+        } else {
+            self.cfg.local_max_rate
+        })
     }
 
     /// Log a transfer: the vsftpd line and the xferlog line.

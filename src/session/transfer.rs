@@ -22,6 +22,8 @@ pub enum Job {
         use_sendfile: bool,
         /// lock_upload_files: hold a shared lock while sending.
         lock: bool,
+        /// Bytes per second (anon_max_rate/local_max_rate); 0 = unlimited.
+        rate: u64,
     },
     /// Send a directory listing.
     List(ListJob),
@@ -36,7 +38,54 @@ pub enum Job {
         lock: bool,
         /// The file is open with O_APPEND (APPE), which splice(2) cannot write to.
         append: bool,
+        /// Bytes per second (anon_max_rate/local_max_rate); 0 = unlimited.
+        rate: u64,
     },
+}
+
+/// Counts the bytes a transfer moves (for STAT during the transfer) and, with a rate limit
+/// (anon_max_rate, local_max_rate: bytes per second per session, as vsftpd), keeps the
+/// running total at that rate by sending in small chunks and sleeping between them.
+struct Meter<'a> {
+    counter: &'a SharedCounter,
+    /// Bytes per second; 0 = no limit (then nothing here costs anything).
+    rate: u64,
+    start: std::time::Instant,
+    total: u64,
+}
+
+impl<'a> Meter<'a> {
+    fn new(counter: &'a SharedCounter, rate: u64) -> Self {
+        Meter {
+            counter,
+            rate,
+            start: std::time::Instant::now(),
+            total: 0,
+        }
+    }
+
+    /// How much to move in one system call: `max`, or a twentieth of a second's worth
+    /// when limited (small enough to keep the rate smooth and the limit within 5 %).
+    fn chunk(&self, max: usize) -> usize {
+        if self.rate == 0 {
+            max
+        } else {
+            max.min((self.rate / 20).clamp(1024, 1 << 20) as usize)
+        }
+    }
+
+    /// Account `n` bytes moved; sleep while ahead of the rate.
+    fn moved(&mut self, n: usize) {
+        self.counter.add(n as u64);
+        self.total += n as u64;
+        if self.rate > 0 {
+            let due = Duration::from_secs_f64(self.total as f64 / self.rate as f64);
+            let spent = self.start.elapsed();
+            if due > spent {
+                std::thread::sleep(due - spent);
+            }
+        }
+    }
 }
 
 /// How a transfer ended, as the session reports it.
@@ -202,18 +251,20 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             ascii,
             use_sendfile,
             lock,
+            rate,
         } => {
+            let meter = &mut Meter::new(counter, rate);
             // A download waits for an upload of the same file to finish (and vice versa).
             if lock && sys::fs::lock_whole(&file, false).is_err() {
                 return Outcome::LocalRead;
             }
             if !ascii && use_sendfile {
                 // Err: sendfile is unsupported for this file; fall back to copying.
-                if let Ok(o) = send_file(&file, offset, data, counter) {
+                if let Ok(o) = send_file(&file, offset, data, meter) {
                     return o;
                 }
             }
-            copy_file(file, offset, ascii, data, counter)
+            copy_file(file, offset, ascii, data, meter)
         }
         Job::Stor {
             file,
@@ -222,7 +273,9 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             truncate,
             lock,
             append,
+            rate,
         } => {
+            let meter = &mut Meter::new(counter, rate);
             if lock && sys::fs::lock_whole(&file, true).is_err() {
                 return Outcome::LocalWrite;
             }
@@ -233,7 +286,7 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
                     return local_write_error(&e);
                 }
             }
-            receive_file(file, offset, ascii, append, data, counter)
+            receive_file(file, offset, ascii, append, data, meter)
         }
         Job::List(job) => {
             let mut out = CountingWriter {
@@ -270,19 +323,19 @@ impl<W: Write> Write for CountingWriter<'_, W> {
 
 /// sendfile(2) from `offset` to the end. Err only when sendfile cannot be used at all on
 /// this file (then nothing was sent and the caller copies instead).
-fn send_file(
-    file: &File,
-    offset: u64,
-    data: &TcpStream,
-    counter: &SharedCounter,
-) -> io::Result<Outcome> {
+fn send_file(file: &File, offset: u64, data: &TcpStream, meter: &mut Meter) -> io::Result<Outcome> {
     let mut off = offset as i64;
     let mut first = true;
     loop {
-        match sys::net::sendfile(data.as_raw_fd(), file.as_raw_fd(), &mut off, 16 << 20) {
+        match sys::net::sendfile(
+            data.as_raw_fd(),
+            file.as_raw_fd(),
+            &mut off,
+            meter.chunk(16 << 20),
+        ) {
             Ok(0) => return Ok(Outcome::Ok),
             Ok(n) => {
-                counter.add(n as u64);
+                meter.moved(n);
                 first = false;
             }
             Err(e)
@@ -308,7 +361,7 @@ fn copy_file(
     offset: u64,
     ascii: bool,
     data: &TcpStream,
-    counter: &SharedCounter,
+    meter: &mut Meter,
 ) -> Outcome {
     use std::io::Seek;
     if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
@@ -321,14 +374,7 @@ fn copy_file(
         write_error: net_error,
         count_written: true,
     };
-    pump(
-        file,
-        data,
-        RECV_BUF,
-        ascii.then_some(convert),
-        ends,
-        counter,
-    )
+    pump(file, data, RECV_BUF, ascii.then_some(convert), ends, meter)
 }
 
 /// How one direction of a transfer classifies its errors and counts its bytes.
@@ -346,12 +392,13 @@ fn pump<R: Read, W: Write>(
     buf_size: usize,
     mut convert: Option<impl FnMut(&[u8], &mut Vec<u8>)>,
     ends: Ends,
-    counter: &SharedCounter,
+    meter: &mut Meter,
 ) -> Outcome {
     let mut buf = vec![0u8; buf_size];
     let mut out = Vec::new();
     loop {
-        let n = match from.read(&mut buf) {
+        let want = meter.chunk(buf.len());
+        let n = match from.read(&mut buf[..want]) {
             Ok(0) => return Outcome::Ok,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -365,15 +412,11 @@ fn pump<R: Read, W: Write>(
             }
             None => &buf[..n],
         };
-        if !ends.count_written {
-            counter.add(n as u64);
-        }
+        let counted = if ends.count_written { chunk.len() } else { n };
         if let Err(e) = to.write_all(chunk) {
             return (ends.write_error)(&e);
         }
-        if ends.count_written {
-            counter.add(chunk.len() as u64);
-        }
+        meter.moved(counted);
     }
 }
 
@@ -388,7 +431,7 @@ enum Spliced {
 const SPLICE_CHUNK: usize = 1 << 20;
 
 /// Receive an upload with splice(2): socket -> pipe -> file at `offset`.
-fn splice_in(file: &File, offset: u64, data: &TcpStream, counter: &SharedCounter) -> Spliced {
+fn splice_in(file: &File, offset: u64, data: &TcpStream, meter: &mut Meter) -> Spliced {
     const EINVAL: i32 = 22;
     const ENOSYS: i32 = 38;
     let Ok((r, w)) = sys::io::pipe() else {
@@ -397,7 +440,12 @@ fn splice_in(file: &File, offset: u64, data: &TcpStream, counter: &SharedCounter
     sys::io::set_pipe_size(w.as_raw_fd(), SPLICE_CHUNK);
     let mut off = offset as i64;
     loop {
-        let n = match sys::io::splice(data.as_raw_fd(), w.as_raw_fd(), None, SPLICE_CHUNK) {
+        let n = match sys::io::splice(
+            data.as_raw_fd(),
+            w.as_raw_fd(),
+            None,
+            meter.chunk(SPLICE_CHUNK),
+        ) {
             Ok(0) => return Spliced::Done(Outcome::Ok),
             Ok(n) => n,
             Err(e)
@@ -422,13 +470,13 @@ fn splice_in(file: &File, offset: u64, data: &TcpStream, counter: &SharedCounter
                 Ok(0) => return Spliced::Done(Outcome::LocalWrite),
                 Ok(m) => {
                     // Counted once on disk, so an ABOR reports what the file holds.
-                    counter.add(m as u64);
+                    meter.moved(m);
                     left -= m;
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(EINVAL) | Some(ENOSYS)) => {
                     // The file system does not take splice: move what is in the pipe by
                     // hand, then let the caller copy the rest.
-                    return match drain_pipe(&r, file, off, left, counter) {
+                    return match drain_pipe(&r, file, off, left, meter) {
                         Ok(end) => Spliced::Unsupported(end),
                         Err(e) => Spliced::Done(local_write_error(&e)),
                     };
@@ -445,7 +493,7 @@ fn drain_pipe(
     file: &File,
     mut off: i64,
     mut left: usize,
-    counter: &SharedCounter,
+    meter: &mut Meter,
 ) -> io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; left.min(SPLICE_CHUNK)];
@@ -456,7 +504,7 @@ fn drain_pipe(
             break;
         }
         file.write_all_at(&buf[..n], off as u64)?;
-        counter.add(n as u64);
+        meter.moved(n);
         off += n as i64;
         left -= n;
     }
@@ -483,13 +531,13 @@ fn receive_file(
     ascii: bool,
     append: bool,
     data: &TcpStream,
-    counter: &SharedCounter,
+    meter: &mut Meter,
 ) -> Outcome {
     use std::io::Seek;
     let mut offset = offset;
     if !ascii && !append {
         // The fast path: socket -> pipe -> file inside the kernel.
-        match splice_in(&file, offset, data, counter) {
+        match splice_in(&file, offset, data, meter) {
             Spliced::Done(o) => return o,
             // splice refused the file after this many bytes: copy the rest.
             Spliced::Unsupported(at) => offset = at,
@@ -514,7 +562,7 @@ fn receive_file(
         RECV_BUF,
         ascii.then_some(convert),
         ends,
-        counter,
+        meter,
     );
     if outcome != Outcome::Ok || !ascii {
         return outcome;

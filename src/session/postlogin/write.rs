@@ -184,6 +184,7 @@ impl Session {
                 truncate: offset == 0 && kind == Kind::Store,
                 lock: self.cfg.lock_upload_files,
                 append: kind == Kind::Append,
+                rate: self.max_rate(),
             },
             stream,
             "Transfer complete.",
