@@ -583,17 +583,35 @@ impl Session {
         text.extend_from_slice(a);
         text.extend_from_slice(format!(" ({} bytes).", md.len()).as_bytes());
         self.ctl.reply_bytes(150, &text)?;
+        let started = std::time::Instant::now();
+        let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
+        let rate = self.max_rate();
+        let requested = offset;
+        let (offset, stream) =
+            if !ascii && self.cfg.use_sendfile && rate == 0 && md.len() <= transfer::INLINE_MAX {
+                match transfer::try_inline(&file, offset, stream, self.cfg.lock_upload_files) {
+                    transfer::Inline::Sent(bytes) => {
+                        self.ctl.reply(226, "Transfer complete.")?;
+                        self.ctl.touch();
+                        self.log_transfer(false, &virt, Outcome::Ok, bytes, started, false);
+                        return Ok(Flow::Continue);
+                    }
+                    transfer::Inline::Rest { offset, stream } => (offset, stream),
+                }
+            } else {
+                (offset, stream)
+            };
         let job = Job::Retr {
             file,
             offset,
             ascii,
             use_sendfile: self.cfg.use_sendfile,
             lock: self.cfg.lock_upload_files,
-            rate: self.max_rate(),
+            rate,
         };
-        let started = std::time::Instant::now();
         let (flow, outcome, bytes) = self.transfer(job, stream, "Transfer complete.")?;
-        let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
+        // Bytes the inline attempt sent before handing over count too.
+        let bytes = bytes + (offset - requested);
         self.log_transfer(false, &virt, outcome, bytes, started, ascii);
         Ok(flow)
     }

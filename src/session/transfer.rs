@@ -88,6 +88,80 @@ impl<'a> Meter<'a> {
     }
 }
 
+/// Files up to this size are sent by the session itself when they fit in the socket at
+/// once (see `try_inline`).
+pub const INLINE_MAX: u64 = 64 * 1024;
+
+/// What `try_inline` did.
+pub enum Inline {
+    /// Everything was sent; the data connection is closed.
+    Sent(u64),
+    /// Not (all) sent without waiting: a transfer child takes over from `offset`.
+    Rest { offset: u64, stream: TcpStream },
+}
+
+/// Send a small file from the session process itself, without forking a transfer child:
+/// one non-blocking sendfile(2) into the socket buffer, with a bounded wait of 100 ms for
+/// the client to drain it. The session never blocks on a slow client this way (ABOR and
+/// the idle timeout stay served); whatever is left goes to a child as usual. The session
+/// has the identity and jail the child would have, so no privilege is gained by forking
+/// for a few kilobytes: it is the per-transfer cost that 2,000 small files would pay.
+pub fn try_inline(file: &File, offset: u64, data: TcpStream, lock: bool) -> Inline {
+    // A shared lock if nobody uploads the file right now; otherwise the child waits for it.
+    if lock && sys::fs::try_lock_whole(file, false).is_err() {
+        return Inline::Rest {
+            offset,
+            stream: data,
+        };
+    }
+    // The length now, under the lock: an upload may have changed the file since it was
+    // opened, and the child would send to the end of whatever is there.
+    let len = match file.metadata() {
+        Ok(md) if md.len() <= INLINE_MAX => md.len(),
+        _ => {
+            return Inline::Rest {
+                offset,
+                stream: data,
+            }
+        }
+    };
+    let fd = data.as_raw_fd();
+    if sys::io::set_nonblocking(fd, true).is_err() {
+        return Inline::Rest {
+            offset,
+            stream: data,
+        };
+    }
+    let deadline = std::time::Instant::now() + Duration::from_millis(100);
+    let mut off = offset as i64;
+    let mut left = len.saturating_sub(offset);
+    let done = loop {
+        if left == 0 {
+            break true;
+        }
+        match sys::net::sendfile(fd, file.as_raw_fd(), &mut off, left as usize) {
+            Ok(0) => break true, // the file shrank meanwhile: what there was is sent
+            Ok(n) => left -= n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let wait = deadline.saturating_duration_since(std::time::Instant::now());
+                if wait.is_zero() || !sys::io::poll_writable(fd, wait).unwrap_or(false) {
+                    break false;
+                }
+            }
+            Err(_) => break false, // the child meets the same error and reports it
+        }
+    };
+    let _ = sys::io::set_nonblocking(fd, false);
+    if !done {
+        return Inline::Rest {
+            offset: off as u64,
+            stream: data,
+        };
+    }
+    sys::net::shutdown_write(fd);
+    Inline::Sent(off as u64 - offset)
+}
+
 /// How a transfer ended, as the session reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -128,6 +128,16 @@ pub fn open_upload(path: &Path, exclusive: bool, append: bool, mode: u32) -> io:
 /// exclusive (write) for an upload, shared (read) for a download. Held until the process
 /// ends or the descriptor is closed; taken in the transfer child, which owns the file.
 pub fn lock_whole(file: &File, exclusive: bool) -> io::Result<()> {
+    lock(file, exclusive, true)
+}
+
+/// Try the lock without waiting; an error (EAGAIN, EACCES) means someone holds a
+/// conflicting one.
+pub fn try_lock_whole(file: &File, exclusive: bool) -> io::Result<()> {
+    lock(file, exclusive, false)
+}
+
+fn lock(file: &File, exclusive: bool, wait: bool) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock is plain data; all-zero is valid and the fields are set below.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
@@ -140,5 +150,6 @@ pub fn lock_whole(file: &File, exclusive: bool) -> io::Result<()> {
     fl.l_start = 0;
     fl.l_len = 0;
     // SAFETY: fl is a valid flock structure for F_SETLKW.
-    super::retry(|| cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &fl) })).map(|_| ())
+    let cmd = if wait { libc::F_SETLKW } else { libc::F_SETLK };
+    super::retry(|| cvt(unsafe { libc::fcntl(file.as_raw_fd(), cmd, &fl) })).map(|_| ())
 }

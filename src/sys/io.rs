@@ -99,6 +99,19 @@ pub fn poll_readable(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Rea
     }
 }
 
+/// Wait until `fd` can be written to, or the timeout passes; true when writable.
+pub fn poll_writable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: p is one valid pollfd.
+    let n = retry(|| cvt(unsafe { libc::poll(&mut p, 1, ms) }))?;
+    Ok(n > 0 && p.revents & libc::POLLOUT != 0)
+}
+
 /// A pipe with both ends close-on-exec.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
@@ -143,8 +156,40 @@ pub fn close_raw(fd: RawFd) {
     }
 }
 
-/// Close every descriptor from `from` upwards except those in `keep`.
+/// Close every descriptor from `from` upwards except those in `keep`: close_range(2) over
+/// the gaps between the kept ones (two or three system calls), or, on kernels without it,
+/// every open descriptor listed in /proc/self/fd.
 pub fn close_all_except(from: RawFd, keep: &[RawFd]) {
+    let mut kept: Vec<RawFd> = keep.iter().copied().filter(|&k| k >= from).collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut lo = from as libc::c_uint;
+    let mut ok = true;
+    for k in kept
+        .iter()
+        .map(|&k| k as libc::c_uint)
+        .chain(std::iter::once(libc::c_uint::MAX))
+    {
+        if k > lo {
+            // SAFETY: close_range takes plain integers; the range excludes every kept
+            // descriptor and no Rust object owns the others in a child about to run a job.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, lo, k - 1, 0 as libc::c_uint) };
+            if r != 0 {
+                ok = false;
+                break;
+            }
+        }
+        if k == libc::c_uint::MAX {
+            break;
+        }
+        lo = k + 1;
+    }
+    if !ok {
+        close_all_except_slow(from, keep);
+    }
+}
+
+fn close_all_except_slow(from: RawFd, keep: &[RawFd]) {
     let max = match std::fs::read_dir("/proc/self/fd") {
         Ok(rd) => rd
             .filter_map(|e| e.ok())
