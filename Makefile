@@ -7,6 +7,8 @@
 #   make install  binary, configuration, xinetd service, systemd units, manual pages,
 #                 /var/ftp (DESTDIR, PREFIX, ANON_UPLOAD=yes; see tools/install.sh)
 #   make uninstall  exactly what install created (its manifest), never user data
+#   make bench    release build, then rsftpd against vsftpd under private xinetd instances
+#                 (as root; BENCH_ARGS='--quick' for a short run; docs/PERFORMANCE.md)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -29,6 +31,13 @@ DEMO_PASV_MAX ?= 50099
 # unit) and keeps overflow checks and debug assertions on while the tests run.
 # Extra arguments for the test binaries, e.g. make test TEST_ARGS='--test-threads=1'.
 TEST_ARGS ?=
+
+# ---- Benchmark (make bench) -----------------------------------------------------------
+# bench/bench.py compares rsftpd with vsftpd 3.0.3 on loopback (docs/PERFORMANCE.md).
+# Root only. BENCH_ARGS='--quick' runs small sizes in well under a minute; see
+# `python3 bench/bench.py --help` for --reps, --size-mib, --only and the rest.
+PYTHON ?= python3
+BENCH_ARGS ?=
 
 # ---- Install --------------------------------------------------------------------------
 # Paths without DESTDIR; sysconfdir stays /etc whatever the PREFIX (rsftpd reads
@@ -55,7 +64,7 @@ INSTALL_ENV = DESTDIR='$(DESTDIR)' BIN='$(BIN)' sbindir='$(sbindir)' mandir='$(m
 	ftpdir='$(ftpdir)' ANON_UPLOAD='$(ANON_UPLOAD)' SYSTEMD_UNITS='$(SYSTEMD_UNITS)' \
 	OWNER='$(OWNER)'
 
-.PHONY: all build run test check deps print-pkgs install uninstall clean
+.PHONY: all build run test check deps print-pkgs install uninstall clean bench
 
 all: build
 
@@ -67,6 +76,9 @@ run: build
 
 check:
 	tools/check.sh
+
+bench: build
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 
 print-pkgs:
 	@echo $(PKGS)
