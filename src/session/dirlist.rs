@@ -5,6 +5,7 @@
 
 use crate::limits;
 use crate::proto::{glob, listing};
+use crate::sys;
 use std::fs::Metadata;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -59,31 +60,149 @@ pub enum ListError {
     Write(io::Error),
 }
 
-/// One listed entry, compact: a listing of a million names must not need a Metadata
-/// (and two allocations) per name. Names and link targets live in `Rows::arena`.
+/// One listed entry, compact (48 bytes): a listing of a million names must not need a
+/// Metadata (and two allocations) per name. Names live in `Rows::arena`; the link targets
+/// of symlinks in `Rows::links`.
 #[derive(Clone, Copy)]
 struct Row {
     name: (u32, u32),
-    target: (u32, u32),
+    /// The first eight bytes of the name, big-endian, zero-padded: it orders rows like the
+    /// names do, so most comparisons of the sort never touch the arena.
+    key: u64,
     mode: u32,
     uid: u32,
     gid: u32,
-    nlink: u64,
+    /// Saturated at u32::MAX (no file system has more links than that).
+    nlink: u32,
     size: u64,
     mtime: i64,
 }
+
+/// The sort key of a name (see Row::key).
+fn name_key(name: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    let n = name.len().min(8);
+    k[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(k)
+}
+
+impl Row {
+    /// A name whose stat is still to come (mode 0: no file type, never a real entry).
+    const UNSTATED: Row = Row {
+        name: (0, 0),
+        key: 0,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        nlink: 0,
+        size: 0,
+        mtime: 0,
+    };
+
+    fn fill(&mut self, st: &sys::fs::StatInfo) {
+        self.mode = st.mode;
+        self.uid = st.uid;
+        self.gid = st.gid;
+        self.nlink = st.nlink.min(u64::from(u32::MAX)) as u32;
+        self.size = st.size;
+        self.mtime = st.mtime;
+    }
+}
+
+/// Listings with at least this many entries stat the second half in a helper process, on
+/// the other core, while the transfer child stats the first half.
+const SPLIT_AT: usize = 8192;
+
+/// Words of shared memory per entry the helper stats: mode|uid, gid|nlink, size, mtime.
+const WORDS: usize = 4;
 
 #[derive(Default)]
 struct Rows {
     arena: Vec<u8>,
     rows: Vec<Row>,
+    /// (name offset, target span) of symlinks in long listings.
+    links: Vec<(u32, (u32, u32))>,
 }
 
 impl Rows {
+    /// A row for a name whose stat comes later.
+    fn push_name(&mut self, name: &[u8]) {
+        let span = self.store(name);
+        self.rows.push(Row {
+            name: span,
+            key: name_key(name),
+            ..Row::UNSTATED
+        });
+    }
+
+    /// The link target stored for the row whose name starts at `name_at`.
+    fn link(&self, name_at: u32) -> Option<&[u8]> {
+        let i = self.links.binary_search_by_key(&name_at, |l| l.0).ok()?;
+        Some(self.bytes(self.links[i].1))
+    }
+
     fn store(&mut self, bytes: &[u8]) -> (u32, u32) {
         let at = self.arena.len() as u32;
         self.arena.extend_from_slice(bytes);
         (at, bytes.len() as u32)
+    }
+
+    /// Stat rows `first..` by name relative to the open directory `dirfd` (fstatat, no
+    /// path walk), then read the targets of symlinks for long listings. A row whose stat
+    /// fails keeps mode 0. Large listings split the work with a helper process.
+    fn stat_from(&mut self, first: usize, dirfd: std::os::fd::RawFd, long: bool) {
+        let n = self.rows.len() - first;
+        let (arena, rows) = (&self.arena, &mut self.rows);
+        let name = |r: &Row| &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
+        let half = if n >= SPLIT_AT {
+            first + n / 2
+        } else {
+            rows.len()
+        };
+        let helper = if half < rows.len() {
+            spawn_stat_helper(dirfd, arena, &rows[half..])
+        } else {
+            None
+        };
+        for r in &mut rows[first..half] {
+            if let Ok(st) = sys::fs::lstat_at(dirfd, name(r)) {
+                r.fill(&st);
+            }
+        }
+        match helper.and_then(|(pid, words)| collect_stat_helper(pid, words)) {
+            Some(words) => {
+                for (k, r) in rows[half..].iter_mut().enumerate() {
+                    let w = |j| words.get(k * WORDS + j);
+                    r.fill(&sys::fs::StatInfo {
+                        mode: (w(0) >> 32) as u32,
+                        uid: w(0) as u32,
+                        gid: (w(1) >> 32) as u32,
+                        nlink: w(1) & 0xffff_ffff,
+                        size: w(2),
+                        mtime: w(3) as i64,
+                    });
+                }
+            }
+            None => {
+                // No helper (too few entries, or it could not run): do it here.
+                for r in &mut rows[half..] {
+                    if let Ok(st) = sys::fs::lstat_at(dirfd, name(r)) {
+                        r.fill(&st);
+                    }
+                }
+            }
+        }
+        if long {
+            for i in first..self.rows.len() {
+                if self.rows[i].mode & 0o170000 == 0o120000 {
+                    let n = self.rows[i].name;
+                    if let Ok(t) = sys::fs::readlink_at(dirfd, self.bytes(n)) {
+                        let target = self.store(&t);
+                        self.links.push((n.0, target));
+                    }
+                }
+            }
+        }
     }
 
     fn bytes(&self, (at, len): (u32, u32)) -> &[u8] {
@@ -92,17 +211,9 @@ impl Rows {
 
     /// Add an entry; the link target is read only for symlinks in long listings.
     fn push(&mut self, name: &[u8], md: &Metadata, link: Option<&std::path::Path>) {
-        let name = self.store(name);
-        let target = match link {
-            Some(p) if md.file_type().is_symlink() => match std::fs::read_link(p) {
-                Ok(t) => self.store(t.as_os_str().as_bytes()),
-                Err(_) => (0, 0),
-            },
-            _ => (0, 0),
-        };
-        self.rows.push(Row {
-            name,
-            target,
+        self.push_name(name);
+        let at = self.rows.len() - 1;
+        self.rows[at].fill(&sys::fs::StatInfo {
             mode: md.mode(),
             uid: md.uid(),
             gid: md.gid(),
@@ -110,6 +221,55 @@ impl Rows {
             size: md.size(),
             mtime: md.mtime(),
         });
+        if let Some(p) = link.filter(|_| md.file_type().is_symlink()) {
+            if let Ok(t) = std::fs::read_link(p) {
+                let target = self.store(t.as_os_str().as_bytes());
+                self.links.push((self.rows[at].name.0, target));
+            }
+        }
+    }
+}
+
+/// Fork a helper that stats `rows` (by name, relative to `dirfd`) into shared memory;
+/// None if it cannot be started.
+fn spawn_stat_helper(
+    dirfd: std::os::fd::RawFd,
+    arena: &[u8],
+    rows: &[Row],
+) -> Option<(i32, sys::shm::SharedWords)> {
+    let words = sys::shm::SharedWords::new(rows.len() * WORDS).ok()?;
+    let parent = sys::process::pid();
+    match sys::process::fork().ok()? {
+        sys::process::Fork::Parent(pid) => Some((pid, words)),
+        sys::process::Fork::Child => {
+            // The helper needs the directory only; it dies with the process it helps.
+            sys::io::close_all_except(3, &[dirfd]);
+            if sys::process::die_with_parent(parent).is_err() {
+                sys::process::exit_now(1);
+            }
+            for (k, r) in rows.iter().enumerate() {
+                let name = &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
+                // A failed stat leaves mode 0 (the mapping starts zeroed).
+                if let Ok(st) = sys::fs::lstat_at(dirfd, name) {
+                    words.set(k * WORDS, (u64::from(st.mode) << 32) | u64::from(st.uid));
+                    words.set(
+                        k * WORDS + 1,
+                        (u64::from(st.gid) << 32) | st.nlink.min(0xffff_ffff),
+                    );
+                    words.set(k * WORDS + 2, st.size);
+                    words.set(k * WORDS + 3, st.mtime as u64);
+                }
+            }
+            sys::process::exit_now(0);
+        }
+    }
+}
+
+/// Wait for the stat helper; its words if it finished cleanly.
+fn collect_stat_helper(pid: i32, words: sys::shm::SharedWords) -> Option<sys::shm::SharedWords> {
+    match sys::process::wait_pid(pid) {
+        Ok(sys::process::Status::Exited(0)) => Some(words),
+        _ => None,
     }
 }
 
@@ -131,11 +291,14 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 return Err(ListError::OpenDir);
             }
             let rd = std::fs::read_dir(real).map_err(|_| ListError::OpenDir)?;
+            let first = if job.all && pattern.is_none() { 2 } else { 0 };
             if job.all && pattern.is_none() {
                 for dot in [&b"."[..], &b".."[..]] {
                     let p = real.join(std::ffi::OsStr::from_bytes(dot));
-                    if let Ok(md) = std::fs::symlink_metadata(&p) {
-                        rows.push(dot, &md, job.long.then_some(p.as_path()));
+                    // Always two rows (a failed stat leaves mode 0 and is dropped below).
+                    match std::fs::symlink_metadata(&p) {
+                        Ok(md) => rows.push(dot, &md, job.long.then_some(p.as_path())),
+                        Err(_) => rows.push_name(dot),
                     }
                 }
             }
@@ -165,42 +328,42 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
                 if rows.rows.len() >= limits::LIST_ENTRIES_MAX {
                     break;
                 }
-                // fstatat on the open directory, without following a symlink.
-                let Ok(md) = ent.metadata() else {
-                    continue;
-                };
-                if job.hide_uid == Some(md.uid()) {
-                    continue;
-                }
-                let link = if job.long && md.file_type().is_symlink() {
-                    Some(ent.path())
-                } else {
-                    None
-                };
-                rows.push(name, &md, link.as_deref());
+                rows.push_name(name);
+            }
+            // NLST without the drop-box rule needs only names; everything else needs the
+            // stat of each entry, which is the kernel work that bounds a long listing.
+            if job.long || job.hide_uid.is_some() {
+                let dir = std::fs::File::open(real).map_err(|_| ListError::OpenDir)?;
+                use std::os::fd::AsRawFd;
+                rows.stat_from(first, dir.as_raw_fd(), job.long);
+                let hide = job.hide_uid;
+                // Entries that vanished meanwhile (mode 0) and the anonymous account's own
+                // files (the drop-box rule) are not listed.
+                rows.rows.retain(|r| r.mode != 0 && hide != Some(r.uid));
             }
         }
     }
     let Rows {
         arena,
         rows: mut list,
+        mut links,
     } = rows;
     let name_of = |r: &Row| &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
+    // Name order: the key prefix first, the whole name only when the prefixes are equal.
+    let by_name = |a: &Row, b: &Row| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b)));
     if job.time_sort {
-        list.sort_unstable_by(|a, b| {
-            b.mtime
-                .cmp(&a.mtime)
-                .then_with(|| name_of(a).cmp(name_of(b)))
-        });
+        list.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| by_name(a, b)));
     } else {
-        list.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+        list.sort_unstable_by(by_name);
     }
     if job.reverse {
         list.reverse();
     }
+    links.sort_unstable_by_key(|l| l.0);
     let rows = Rows {
         arena,
         rows: Vec::new(),
+        links,
     };
     let to_local = |t: i64| crate::sys::time::to_local(t);
     let style = listing::LsStyle {
@@ -221,12 +384,16 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
             let e = listing::Entry {
                 name,
                 mode: r.mode,
-                nlink: r.nlink,
+                nlink: u64::from(r.nlink),
                 uid: r.uid,
                 gid: r.gid,
                 size: r.size,
                 mtime: r.mtime,
-                link_target: (r.target.1 > 0).then(|| rows.bytes(r.target)),
+                link_target: if r.mode & 0o170000 == 0o120000 {
+                    rows.link(r.name.0)
+                } else {
+                    None
+                },
             };
             listing::format_long(&e, &style, &mut line);
         } else {

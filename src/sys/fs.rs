@@ -153,3 +153,61 @@ fn lock(file: &File, exclusive: bool, wait: bool) -> io::Result<()> {
     let cmd = if wait { libc::F_SETLKW } else { libc::F_SETLK };
     super::retry(|| cvt(unsafe { libc::fcntl(file.as_raw_fd(), cmd, &fl) })).map(|_| ())
 }
+
+/// What a long listing needs of an entry (lstat semantics: a symlink is itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatInfo {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
+    pub size: u64,
+    pub mtime: i64,
+}
+
+/// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): stat one entry of an open directory without
+/// a path walk from the root.
+pub fn lstat_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<StatInfo> {
+    // A directory entry's name is at most NAME_MAX (255) bytes: build the C string on the
+    // stack (this runs once per entry of a listing).
+    let mut buf = [0u8; 256];
+    if name.len() >= buf.len() || name.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad entry name",
+        ));
+    }
+    buf[..name.len()].copy_from_slice(name);
+    // SAFETY: stat is plain data for fstatat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: buf holds the name and a NUL terminator (checked above); st is valid to fill.
+    cvt(unsafe {
+        libc::fstatat(
+            dirfd,
+            buf.as_ptr().cast(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(StatInfo {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        nlink: st.st_nlink,
+        size: st.st_size as u64,
+        mtime: st.st_mtime,
+    })
+}
+
+/// readlinkat(dirfd, name): a symlink's target, bounded by PATH_MAX.
+pub fn readlink_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<Vec<u8>> {
+    let c = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: buf has buf.len() writable bytes; c is a valid NUL-terminated name.
+    let n = super::cvt_ssize(unsafe {
+        libc::readlinkat(dirfd, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    })?;
+    buf.truncate(n);
+    Ok(buf)
+}

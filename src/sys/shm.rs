@@ -57,3 +57,57 @@ impl Drop for SharedCounter {
         }
     }
 }
+
+/// A block of u64 words shared between a process and the children it forks afterwards
+/// (an anonymous shared mapping): a helper writes its results there, the parent reads them
+/// once the helper has exited. Volatile accesses, since another process writes.
+pub struct SharedWords {
+    ptr: *mut u64,
+    len: usize,
+}
+
+impl SharedWords {
+    pub fn new(len: usize) -> io::Result<Self> {
+        let bytes = (len.max(1) * 8).next_multiple_of(4096);
+        // SAFETY: an anonymous shared mapping with no address hint; checked for MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SharedWords {
+            ptr: p as *mut u64,
+            len,
+        })
+    }
+
+    pub fn set(&self, i: usize, v: u64) {
+        assert!(i < self.len);
+        // SAFETY: i is in bounds of the mapping, which lives as long as self.
+        unsafe { self.ptr.add(i).write_volatile(v) }
+    }
+
+    pub fn get(&self, i: usize) -> u64 {
+        assert!(i < self.len);
+        // SAFETY: as in set.
+        unsafe { self.ptr.add(i).read_volatile() }
+    }
+}
+
+impl Drop for SharedWords {
+    fn drop(&mut self) {
+        let bytes = (self.len.max(1) * 8).next_multiple_of(4096);
+        // SAFETY: unmapping exactly the mapping made in new().
+        unsafe {
+            libc::munmap(self.ptr.cast(), bytes);
+        }
+    }
+}

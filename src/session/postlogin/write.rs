@@ -174,6 +174,12 @@ impl Session {
             self.ctl.reply(150, "Ok to send data.")?;
         }
         let started = std::time::Instant::now();
+        // Where this upload's bytes start in the file: what an interrupted upload stored is
+        // what the file holds past this point.
+        let base = match kind {
+            Kind::Append => file.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => offset,
+        };
         let (flow, outcome, bytes) = self.transfer(
             Job::Stor {
                 file,
@@ -189,10 +195,21 @@ impl Session {
             stream,
             "Transfer complete.",
         )?;
+        let real = path::to_real(&self.root, &virt);
+        let bytes = if outcome == Outcome::Ok || ascii {
+            bytes
+        } else {
+            // A child killed by ABOR or a hang-up may have stored bytes it had not counted
+            // yet: the file on disk is the truth.
+            let stored = std::fs::metadata(&real)
+                .map(|m| m.len().saturating_sub(base))
+                .unwrap_or(0);
+            bytes.max(stored)
+        };
         self.log_transfer(true, &virt, outcome, bytes, started, ascii);
         if outcome != Outcome::Ok && self.cfg.delete_failed_uploads {
             // delete_failed_uploads: nothing half-received stays behind.
-            let _ = std::fs::remove_file(path::to_real(&self.root, &virt));
+            let _ = std::fs::remove_file(&real);
         }
         Ok(flow)
     }
