@@ -1401,3 +1401,43 @@ fn nlst_dash_l_gives_long_lines_and_list_of_one_file() {
     assert!(one.trim_end().ends_with(" sub/b.txt"), "{one}");
     hang_up_and_check_exit(c, &inetd);
 }
+
+#[test]
+fn file_names_with_cr_lf_cannot_forge_replies() {
+    // A name with CR LF in it (legal on Linux, e.g. planted by a local user or an upload)
+    // must not let a listing on the control channel (STAT path) forge a reply line.
+    let f = Fixture::new("replyforge");
+    f.file("evil\r\n226 forged", b"x", 0o644);
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    for cmd in ["STAT .", "STAT evil*"] {
+        let (code, text) = c.cmd(cmd);
+        assert_eq!(code, 213, "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text:?}");
+        assert!(lines[1].ends_with(" evil??226 forged"), "{text:?}");
+    }
+    exact(&mut c, "NOOP", "200 NOOP ok.");
+    assert!(!c.transcript.windows(10).any(|w| w == b"\n226 forge"));
+    assert_only_replies(&c.transcript);
+}
+
+#[test]
+fn site_cpfr_cpto_do_not_exist() {
+    // ProFTPD's mod_copy (CVE-2015-3306) copied files with SITE CPFR/CPTO before login.
+    // rsftpd has no copy command: before login it is 530, after login (anonymous) 550.
+    let f = Fixture::new("modcopy");
+    f.file("hello.txt", b"hello\n", 0o644);
+    let inetd = f.inetd();
+    let mut c = inetd.connect();
+    exact(&mut c, "SITE CPFR hello.txt", NOT_LOGGED_IN);
+    exact(&mut c, "SITE CPTO copy.txt", NOT_LOGGED_IN);
+    exact(&mut c, "CPFR hello.txt", NOT_LOGGED_IN);
+    c.expect("USER anonymous", 331);
+    c.expect("PASS a@b", 230);
+    exact(&mut c, "SITE CPFR hello.txt", DENIED);
+    exact(&mut c, "SITE CPTO copy.txt", DENIED);
+    assert!(!f.root.join("copy.txt").exists());
+    assert_eq!(std::fs::read_dir(&f.root).unwrap().count(), 1);
+    assert_only_replies(&c.transcript);
+}

@@ -177,6 +177,8 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "max_clients",
+    "max_per_ip",
     "anon_max_rate",
     "local_max_rate",
     "dual_log_enable",
@@ -354,8 +356,8 @@ fn support_classification() {
         ]
     );
     for name in [
-        "max_clients",
-        "max_per_ip",
+        "setproctitle_enable",
+        "one_process_model",
         "local_enable",
         "xferlog_enable",
         "seccomp_sandbox",
@@ -546,22 +548,23 @@ fn fatal_versus_warning() {
     assert!(w.is_empty(), "{:?}", warnings(&w));
     assert!(!c.ssl_enable);
     // Harmless planned keys warn, and the value is still stored.
-    let (c, w) =
-        parse("setproctitle_enable=YES\nmax_clients=10\nlocal_umask=022\nseccomp_sandbox=NO")
-            .unwrap();
+    let (c, w) = parse(
+        "setproctitle_enable=YES\none_process_model=YES\nlocal_umask=022\nseccomp_sandbox=NO",
+    )
+    .unwrap();
     // (local_umask is implemented: no warning for it.)
     assert_eq!(
         warnings(&w),
         [
             "/etc/rsftpd.conf:1: key 'setproctitle_enable' is not supported yet; ignored",
-            "/etc/rsftpd.conf:2: key 'max_clients' is not supported yet; ignored",
+            "/etc/rsftpd.conf:2: key 'one_process_model' is not supported yet; ignored",
             "/etc/rsftpd.conf:4: key 'seccomp_sandbox' is not supported yet; ignored",
         ]
     );
-    assert!(c.setproctitle_enable && !c.seccomp_sandbox);
-    assert_eq!((c.max_clients, c.local_umask), (10, 0o22));
+    assert!(c.setproctitle_enable && c.one_process_model && !c.seccomp_sandbox);
+    assert_eq!(c.local_umask, 0o22);
     // Planned, at the default written differently: no warning.
-    assert!(parse("local_umask=0077\nmax_clients=2000")
+    assert!(parse("local_umask=0077\nsetproctitle_enable=no")
         .unwrap()
         .1
         .is_empty());

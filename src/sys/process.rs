@@ -68,6 +68,16 @@ pub fn reap_any() -> usize {
     }
 }
 
+/// Reap one ended child, whichever it is, without blocking: its pid and how it ended, or
+/// None when no child has ended (or there are no children). The standalone listener calls
+/// this until None to keep its table of sessions exact.
+pub fn try_wait_any() -> Option<(i32, Status)> {
+    let mut st: libc::c_int = 0;
+    // SAFETY: st is a valid int to fill.
+    let r = retry(|| cvt(unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) })).ok()?;
+    (r > 0).then(|| (r, decode(st)))
+}
+
 fn decode(st: libc::c_int) -> Status {
     if libc::WIFEXITED(st) {
         Status::Exited(libc::WEXITSTATUS(st))
@@ -135,7 +145,10 @@ pub fn ignore_sigpipe() {
     set_disposition(libc::SIGPIPE, libc::SIG_IGN);
 }
 
-/// Let the kernel reap children automatically (standalone listener only).
+/// SIGCHLD disposition: `true` lets the kernel reap children automatically (SIG_IGN);
+/// `false` restores SIG_DFL, so ended children stay waitable. The standalone listener sets
+/// `false` at start, since an ignored SIGCHLD inherited across exec would make waitpid fail
+/// and its table of sessions never shrink.
 pub fn auto_reap_children(on: bool) {
     set_disposition(
         libc::SIGCHLD,

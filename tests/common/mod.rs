@@ -300,7 +300,11 @@ pub struct Ctl {
 
 impl Ctl {
     pub fn connect(addr: SocketAddr) -> Ctl {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+        Ctl::from_stream(TcpStream::connect_timeout(&addr, TIMEOUT).unwrap())
+    }
+
+    /// A control client over a connection made elsewhere (e.g. from a chosen local address).
+    pub fn from_stream(stream: TcpStream) -> Ctl {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Ctl {
