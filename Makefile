@@ -134,3 +134,42 @@ uninstall:
 clean:
 	$(CARGO) clean
 	rm -rf $(DEMO_DIR)
+
+# ---- Fuzzing (make fuzz) --------------------------------------------------------------
+# cargo fuzz targets in fuzz/ (their own crate and workspace: cargo build/test here never
+# compile them; fuzz/README.md says what each one checks). `make fuzz` installs cargo-fuzz
+# if missing, builds every target, then runs each for FUZZ_SECONDS (default 600 s, the
+# 10 minutes of the fuzzing requirement), FUZZ_JOBS at a time (default 2, one per core),
+# seeded from fuzz/corpus/<target>/ (libFuzzer adds what it finds there; only seed-* files
+# are committed). RUSTC_BOOTSTRAP=1 lets the stable toolchain take cargo fuzz's -Z flags.
+# At the defaults: 6 targets x 600 s / 2 = about 30 minutes plus the build.
+# A crash stops that target; its input is in fuzz/artifacts/<target>/ and the log in
+# fuzz/logs/<target>.log. `make fuzz-regress` replays every corpus and fuzz/regressions/
+# input once (seconds), e.g. after a parser change.
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+FUZZ_MAX_LEN ?= 8192
+FUZZ_TARGETS ?= command addr path_resolve glob config ipc
+FUZZ_ENV = RUSTC_BOOTSTRAP=1
+
+.PHONY: fuzz fuzz-deps fuzz-regress
+
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-deps
+	$(FUZZ_ENV) $(CARGO) fuzz build
+	@mkdir -p fuzz/logs; \
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c \
+		'echo "==> fuzz {} for $(FUZZ_SECONDS)s"; \
+		if $(FUZZ_ENV) $(CARGO) fuzz run {} -- -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 >fuzz/logs/{}.log 2>&1; \
+		then echo "==> fuzz {}: clean, $$(grep -h stat::number_of_executed_units fuzz/logs/{}.log | awk "{print \$$2}") executions"; \
+		else echo "==> fuzz {}: FAILED (fuzz/logs/{}.log, input in fuzz/artifacts/{}/)"; exit 1; fi'
+
+fuzz-regress: fuzz-deps
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/regressions/$$t; \
+		$(FUZZ_ENV) $(CARGO) fuzz run $$t fuzz/corpus/$$t fuzz/regressions/$$t -- -runs=0 \
+			-max_len=$(FUZZ_MAX_LEN) || exit 1; \
+	done

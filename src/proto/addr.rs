@@ -21,15 +21,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 /// Parses a decimal number of 1 to `max_digits` ASCII digits (leading zeros allowed, read as
-/// decimal), nothing else.
+/// decimal), nothing else. A number that does not fit a u32 is refused, never wrapped
+/// (found by the `addr` fuzz target: ten digits overflowed).
 fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u32> {
     if s.is_empty() || s.len() > max_digits || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        s.iter()
-            .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0')),
-    )
+    s.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
 }
 
 fn trim_spaces(mut s: &[u8]) -> &[u8] {
@@ -197,6 +197,24 @@ pub fn parse_epsv(arg: Option<&[u8]>) -> EpsvArg {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn huge_numbers_are_refused_not_wrapped() {
+        // The fuzz regression: ten digits used to overflow (a panic in debug builds).
+        assert_eq!(parse_eprt(b",9999999910,,"), Err(EprtError::BadProtocol));
+        assert_eq!(
+            parse_eprt(b"|9999999999|127.0.0.1|5000|"),
+            Err(EprtError::BadProtocol)
+        );
+        // 2^32 + 1 must not wrap around to protocol 1.
+        assert_eq!(
+            parse_eprt(b"|4294967297|127.0.0.1|5000|"),
+            Err(EprtError::BadProtocol)
+        );
+        assert_eq!(parse_decimal(b"4294967295", 10), Some(u32::MAX));
+        assert_eq!(parse_decimal(b"4294967296", 10), None);
+    }
+
     use super::*;
 
     fn v4(a: [u8; 4], port: u16) -> SocketAddrV4 {
