@@ -47,11 +47,11 @@ thread_local! {
 /// Open syslog with the configured facility (errors always go there). Before the
 /// configuration is known, `crate::sys::syslog::open_default` is used instead.
 pub fn open_syslog(cfg: &Config) {
-    syslog::open(syslog::facility(&cfg.syslog_facility).unwrap_or(libc_ftp()));
-}
-
-fn libc_ftp() -> i32 {
-    syslog::facility("ftp").unwrap_or(11 << 3)
+    // validate() refused unknown facilities; the default is FTP either way.
+    match syslog::facility(&cfg.syslog_facility) {
+        Some(f) => syslog::open(f),
+        None => syslog::open_default(),
+    }
 }
 
 /// Open the log sinks the configuration asks for (as root, before any fork or chroot).

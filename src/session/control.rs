@@ -44,10 +44,6 @@ impl Control {
         self.fd
     }
 
-    pub fn set_idle(&mut self, idle: Option<Duration>) {
-        self.idle = idle;
-    }
-
     /// Read one line. Waits at most until the idle deadline, which a client trickling bytes
     /// does not push back: it counts from the last complete command.
     pub fn read_line(&mut self) -> io::Result<Input> {

@@ -47,12 +47,7 @@ fn random() -> u64 {
 
 /// Listen for a passive connection on the control connection's local address.
 pub fn listen(cfg: &Config, local: IpAddr) -> io::Result<TcpListener> {
-    sys::net::listen_in_range(
-        local,
-        cfg.pasv_min_port as u16,
-        cfg.pasv_max_port as u16,
-        random,
-    )
+    sys::net::listen_in_range(local, cfg.pasv_port_range(), random)
 }
 
 /// Open the data connection the client set up.
@@ -60,7 +55,6 @@ pub fn open(
     cfg: &Config,
     setup: Setup,
     peer: SocketAddr,
-    local: SocketAddr,
     broker: Option<&OwnedFd>,
 ) -> Result<TcpStream, OpenError> {
     match setup {
@@ -104,10 +98,7 @@ pub fn open(
                         _ => Err(OpenError::Failed),
                     }
                 }
-                _ => {
-                    let _ = local;
-                    TcpStream::connect_timeout(&target, timeout).map_err(|_| OpenError::Failed)
-                }
+                _ => TcpStream::connect_timeout(&target, timeout).map_err(|_| OpenError::Failed),
             }
         }
     }

@@ -191,13 +191,14 @@ impl prelogin::Authenticator for LocalAuth<'_> {
     }
 }
 
-fn idle(cfg: &Config) -> Option<Duration> {
+/// The idle timeout from the configuration (0 = none).
+pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
     (cfg.idle_session_timeout > 0).then(|| Duration::from_secs(cfg.idle_session_timeout.into()))
 }
 
 fn development(prep: &Prepared) -> i32 {
     let cfg = &prep.cfg;
-    let mut ctl = Control::new(0, idle(cfg));
+    let mut ctl = Control::new(0, idle_timeout(cfg));
     if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref()).is_err() {
         return 0;
     }
@@ -228,11 +229,6 @@ fn development(prep: &Prepared) -> i32 {
             1
         }
     }
-}
-
-/// The idle timeout from the configuration (0 = none).
-pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
-    idle(cfg)
 }
 
 /// The USER-time userlist check (monitor and development mode alike).

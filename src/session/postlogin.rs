@@ -650,13 +650,7 @@ impl Session {
     /// sent and None returned.
     fn open_data(&mut self) -> io::Result<Option<TcpStream>> {
         let setup = std::mem::replace(&mut self.data, Setup::None);
-        match data::open(
-            &self.cfg,
-            setup,
-            self.peer,
-            self.local,
-            self.broker.as_ref(),
-        ) {
+        match data::open(&self.cfg, setup, self.peer, self.broker.as_ref()) {
             Ok(s) => Ok(Some(s)),
             Err(e) => {
                 let (code, text) = e.reply();

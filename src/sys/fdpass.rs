@@ -4,7 +4,7 @@
 
 use super::{cvt, cvt_ssize, retry};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// A connected SEQPACKET pair, both ends close-on-exec.
 pub fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -98,9 +98,4 @@ pub fn recv(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)>
         ));
     }
     Ok((n, got))
-}
-
-/// Keep an OwnedFd's number for polling.
-pub fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
 }

@@ -58,19 +58,6 @@ pub fn can_write(path: &Path) -> bool {
     access(path, libc::W_OK)
 }
 
-/// May this process read the path?
-pub fn can_read(path: &Path) -> bool {
-    access(path, libc::R_OK)
-}
-
-/// Create a directory with an exact mode (used by tests' helpers and install).
-pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
-    let c = cpath(path)?;
-    // SAFETY: c is a valid NUL-terminated path.
-    cvt(unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) })?;
-    Ok(())
-}
-
 /// Set the process umask (SITE UMASK); returns the previous one.
 pub fn set_umask(mask: u32) -> u32 {
     // SAFETY: umask cannot fail.

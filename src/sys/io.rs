@@ -139,14 +139,6 @@ pub fn null_stdout_stderr() -> io::Result<()> {
     Ok(())
 }
 
-/// Duplicate a descriptor (close-on-exec).
-pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) has no memory-safety preconditions.
-    let r = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
-    // SAFETY: the descriptor was just created and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(r) })
-}
-
 /// Close a raw descriptor we know we own and no Rust object owns (0, 1, 2 in children).
 pub fn close_raw(fd: RawFd) {
     // SAFETY: closing a descriptor number has no memory-safety preconditions; the callers
@@ -217,12 +209,6 @@ pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: as above.
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
     Ok(())
-}
-
-/// True when fd refers to an open descriptor.
-pub fn is_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD has no memory-safety preconditions.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
 /// splice(2) from `from` to `to`, moving up to `len` bytes inside the kernel. `to_offset`:

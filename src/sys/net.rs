@@ -157,26 +157,23 @@ fn bound_socket(local: SocketAddr) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Listen on `ip` at a port from `min..=max` (0/0: any port the kernel picks), trying
+/// Listen on `ip` at a port from the inclusive `range` (None: any port the kernel picks;
+/// see Config::pasv_port_range), trying
 /// random ports from the range; SO_REUSEADDR so TIME_WAIT leftovers do not block a bind.
 pub fn listen_in_range(
     ip: IpAddr,
-    min: u16,
-    max: u16,
+    range: Option<(u16, u16)>,
     mut random: impl FnMut() -> u64,
 ) -> io::Result<TcpListener> {
-    let attempts = if min == 0 && max == 0 { 1 } else { 64 };
-    let lo = if min == 0 { 1024 } else { min };
-    let hi = if max == 0 { 65535 } else { max };
+    let attempts = if range.is_none() { 1 } else { 64 };
     let mut last = io::Error::new(
         io::ErrorKind::AddrInUse,
         "no free port in the passive range",
     );
     for _ in 0..attempts {
-        let port = if min == 0 && max == 0 {
-            0
-        } else {
-            lo + (random() % (u64::from(hi - lo) + 1)) as u16
+        let port = match range {
+            None => 0,
+            Some((lo, hi)) => lo + (random() % (u64::from(hi - lo) + 1)) as u16,
         };
         match bound_socket(SocketAddr::new(ip, port)) {
             Ok(fd) => {

@@ -54,20 +54,6 @@ pub fn try_wait_pid(pid: i32) -> io::Result<Option<Status>> {
     Ok(if r == 0 { None } else { Some(decode(st)) })
 }
 
-/// Reap any ended children without blocking; returns how many were reaped.
-pub fn reap_any() -> usize {
-    let mut n = 0;
-    loop {
-        let mut st: libc::c_int = 0;
-        // SAFETY: st is a valid int to fill.
-        let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-        if r <= 0 {
-            return n;
-        }
-        n += 1;
-    }
-}
-
 /// Reap one ended child, whichever it is, without blocking: its pid and how it ended, or
 /// None when no child has ended (or there are no children). The standalone listener calls
 /// this until None to keep its table of sessions exact.
