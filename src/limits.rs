@@ -37,6 +37,15 @@ pub const GLOB_STEPS_MAX: u32 = 10_000;
 /// Most entries one directory listing reads; past this the listing is cut and says so.
 pub const LIST_ENTRIES_MAX: usize = 1_000_000;
 
+/// Most directory levels below the listed one that a recursive listing (`LIST -R`, with
+/// ls_recurse_enable=YES) descends; deeper directories are listed but not entered. The
+/// whole recursive listing shares one LIST_ENTRIES_MAX.
+pub const LIST_DEPTH_MAX: usize = 32;
+
+// Passive listeners: one per session. It is not a number to tune but the type of the
+// session's data setup (session::data::Setup holds one listener), so a new PASV/EPSV, a
+// PORT/EPRT or a transfer always closes the previous listener first, as vsftpd does.
+
 /// Largest IPC message between monitor and session, in bytes.
 pub const IPC_MSG_MAX: usize = 1024;
 

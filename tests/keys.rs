@@ -5,7 +5,7 @@
 //! Keys: pasv_address, pasv_min_port/pasv_max_port, use_localtime, dirmessage_enable and
 //! message_file, force_dot_files, dirlist_enable, download_enable, accept_timeout,
 //! data_connection_timeout, connect_timeout, use_sendfile, port_enable, pasv_enable,
-//! delay_failed_login, anon_root (unset). ftpd_banner, banner_file and hide_ids are
+//! delay_failed_login, anon_root (unset), ls_recurse_enable. ftpd_banner, banner_file and hide_ids are
 //! covered in tests/protocol.rs.
 //!
 //! Every loop is bounded in count and time and talks only to 127.0.0.1 (192.0.2.7 in the
@@ -1016,4 +1016,120 @@ fn anon_root_set_serves_that_directory() {
     let mut c = inetd.login();
     exact(&mut c, "SIZE only-in-fixture.txt", "213 1");
     assert_eq!(fetch(&mut c, "NLST"), b"only-in-fixture.txt\r\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// ls_recurse_enable
+// ---------------------------------------------------------------------------------------
+
+/// Levels below the listed directory that `-R` enters (src/limits.rs LIST_DEPTH_MAX).
+const LIST_DEPTH_MAX: usize = 32;
+
+/// A tree with subdirectories, an empty one, a symlink to a directory, a deny_file
+/// directory and a chain of 40 nested directories (deeper than the recursion bound).
+fn recurse_fixture(name: &str, value: &str) -> Fixture {
+    let mut f = Fixture::new(name);
+    f.set(&format!("ls_recurse_enable={value}"));
+    f.set("deny_file={secret}");
+    f.file("f1", b"hi\n", 0o644);
+    f.file("a/f2", b"x\n", 0o644);
+    f.file("a/axe", b"x\n", 0o644);
+    f.file("a/b/f3", b"y\n", 0o644);
+    f.mkdir("c", 0o755);
+    f.file("secret/inside", b"s\n", 0o644);
+    std::os::unix::fs::symlink("a", f.root.join("link")).unwrap();
+    let mut deep = String::from("d");
+    for _ in 1..40 {
+        deep.push_str("/d");
+    }
+    f.mkdir(&deep, 0o755);
+    f
+}
+
+/// The NLST -R text vsftpd 3.0.3 prints for `recurse_fixture` (checked live against
+/// vsftpd for the a/b/c part), with our depth bound applied to the d chain.
+fn expected_nlst_r() -> String {
+    let mut s = String::from(".:\r\na\r\nc\r\nd\r\nf1\r\nlink\r\nsecret\r\n");
+    s.push_str("\r\n./a:\r\n./a/axe\r\n./a/b\r\n./a/f2\r\n");
+    s.push_str("\r\n./a/b:\r\n./a/b/f3\r\n");
+    s.push_str("\r\n./c:\r\n");
+    // ./d is level 1; level LIST_DEPTH_MAX is listed (its `d` shown) but not entered.
+    let mut dir = String::from(".");
+    for _ in 0..LIST_DEPTH_MAX {
+        dir.push_str("/d");
+        s.push_str(&format!("\r\n{dir}:\r\n{dir}/d\r\n"));
+    }
+    // Neither the symlink nor the denied directory is entered.
+    s
+}
+
+#[test]
+fn ls_recurse_enable_lists_subdirectories_bounded() {
+    let f = recurse_fixture("recurse-on", "YES");
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    let got = fetch(&mut c, "NLST -R");
+    assert_eq!(String::from_utf8_lossy(&got), expected_nlst_r());
+
+    // LIST -R: the same headings in the same order, long lines under them.
+    let got = String::from_utf8(fetch(&mut c, "LIST -R")).unwrap();
+    let headings: Vec<&str> = got.split("\r\n").filter(|l| l.ends_with(':')).collect();
+    let want: Vec<String> = expected_nlst_r()
+        .split("\r\n")
+        .filter(|l| l.ends_with(':'))
+        .map(String::from)
+        .collect();
+    assert_eq!(headings, want);
+    assert!(
+        got.contains(" f3\r\n") && got.contains(" link -> a\r\n"),
+        "{got}"
+    );
+    assert!(
+        !got.contains("inside"),
+        "a deny_file directory was entered: {got}"
+    );
+
+    // A directory argument heads the listing with the path as given; a glob filters every
+    // level, as vsftpd does (a/b does not match a*, so it is not entered).
+    let got = fetch(&mut c, "NLST -R a");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "a:\r\na/axe\r\na/b\r\na/f2\r\n\r\na/b:\r\na/b/f3\r\n"
+    );
+    let got = fetch(&mut c, "NLST -R a*");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        ".:\r\na\r\n\r\n./a:\r\n./a/axe\r\n"
+    );
+
+    // STAT -R over the control connection: the same walk.
+    let (code, text) = c.cmd("STAT -R a");
+    assert_eq!(code, 213, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"213-Status follows:"));
+    assert!(lines.contains(&"a:") && lines.contains(&"a/b:"), "{text}");
+
+    // The denied directory itself still cannot be entered.
+    exact(&mut c, "CWD secret", "550 Failed to change directory.");
+    exact(&mut c, "QUIT", "221 Goodbye.");
+}
+
+#[test]
+fn ls_recurse_disabled_ignores_dash_r() {
+    let f = recurse_fixture("recurse-off", "NO");
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    let plain = fetch(&mut c, "NLST");
+    assert_eq!(
+        String::from_utf8_lossy(&plain),
+        "a\r\nc\r\nd\r\nf1\r\nlink\r\nsecret\r\n"
+    );
+    assert_eq!(fetch(&mut c, "NLST -R"), plain);
+    let long = String::from_utf8(fetch(&mut c, "LIST -R")).unwrap();
+    assert!(
+        !long.contains(':') || !long.split("\r\n").any(|l| l.ends_with(':')),
+        "{long}"
+    );
+    assert_eq!(long.lines().count(), 6, "{long}");
+    exact(&mut c, "QUIT", "221 Goodbye.");
 }

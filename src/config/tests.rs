@@ -177,6 +177,7 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "ls_recurse_enable",
     "max_clients",
     "max_per_ip",
     "anon_max_rate",

@@ -48,6 +48,12 @@ pub struct ListJob {
     /// uploads, so a drop box never shows what was dropped).
     pub hide_uid: Option<u32>,
     pub now: i64,
+    /// `-R` with ls_recurse_enable=YES: list subdirectories too.
+    pub recursive: bool,
+    /// The heading of the listed directory in a recursive listing (`.` or the path given).
+    pub heading: Vec<u8>,
+    /// deny_file: directories whose name matches are never entered by a recursive listing.
+    pub deny: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -273,76 +279,185 @@ fn collect_stat_helper(pid: i32, words: sys::shm::SharedWords) -> Option<sys::sh
     }
 }
 
-/// Produce the listing into `out`.
+/// Produce the listing into `out`. With `recursive`, every subdirectory follows its
+/// parent as vsftpd's `ls -R` prints it (a `path:` heading, the entries, a blank line
+/// between directories), depth first, bounded by `limits::LIST_DEPTH_MAX` levels and
+/// `limits::LIST_ENTRIES_MAX` entries in all.
 pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
-    let mut rows = Rows::default();
     match &job.target {
         Target::File { real, name } => {
+            let mut rows = Rows::default();
             let md = std::fs::symlink_metadata(real).map_err(|_| ListError::OpenDir)?;
             // SECURITY: an upload named directly is as hidden as in its directory's
             // listing, or `LIST name` would show a drop box's file, size and time.
             if job.hide_uid != Some(md.uid()) {
                 rows.push(name, &md, job.long.then_some(real.as_path()));
             }
+            emit(job, rows, &job.prefix, out).map(|_| ())
+        }
+        Target::Dir { real, pattern } if !job.recursive => {
+            let mut budget = limits::LIST_ENTRIES_MAX;
+            let rows = read_dir_rows(job, real, pattern.as_deref(), &mut budget)?;
+            emit(job, rows, &job.prefix, out).map(|_| ())
         }
         Target::Dir { real, pattern } => {
-            let dmd = std::fs::metadata(real).map_err(|_| ListError::OpenDir)?;
-            if job.require_world_readable && dmd.mode() & 0o004 == 0 {
-                return Err(ListError::OpenDir);
+            let mut walk = Walk {
+                job,
+                pattern: pattern.as_deref(),
+                budget: limits::LIST_ENTRIES_MAX,
+                first: true,
+            };
+            walk.dir(real, &job.heading.clone(), 0, out)
+        }
+    }
+}
+
+/// State of one recursive listing.
+struct Walk<'a> {
+    job: &'a ListJob,
+    pattern: Option<&'a [u8]>,
+    /// Entries still allowed in the whole listing.
+    budget: usize,
+    first: bool,
+}
+
+impl Walk<'_> {
+    fn dir(
+        &mut self,
+        real: &std::path::Path,
+        heading: &[u8],
+        depth: usize,
+        out: &mut dyn Write,
+    ) -> Result<(), ListError> {
+        // One write per line: STAT collects the listing line by line.
+        if !self.first {
+            out.write_all(b"\r\n").map_err(ListError::Write)?;
+        }
+        let mut head = Vec::with_capacity(heading.len() + 3);
+        head.extend_from_slice(heading);
+        head.extend_from_slice(b":\r\n");
+        let rows = match read_dir_rows(self.job, real, self.pattern, &mut self.budget) {
+            Ok(rows) => rows,
+            // The listed directory itself must open; a subdirectory that does not (no
+            // permission, gone meanwhile) is shown with its heading and nothing under it.
+            Err(ListError::OpenDir) if !self.first => {
+                return out.write_all(&head).map_err(ListError::Write);
             }
-            let rd = std::fs::read_dir(real).map_err(|_| ListError::OpenDir)?;
-            let first = if job.all && pattern.is_none() { 2 } else { 0 };
-            if job.all && pattern.is_none() {
-                for dot in [&b"."[..], &b".."[..]] {
-                    let p = real.join(std::ffi::OsStr::from_bytes(dot));
-                    // Always two rows (a failed stat leaves mode 0 and is dropped below).
-                    match std::fs::symlink_metadata(&p) {
-                        Ok(md) => rows.push(dot, &md, job.long.then_some(p.as_path())),
-                        Err(_) => rows.push_name(dot),
-                    }
-                }
-            }
-            for ent in rd {
-                let Ok(ent) = ent else { continue };
-                let os_name = ent.file_name();
-                let name = os_name.as_bytes();
-                if !listing::is_shown(name, job.all, job.force_dot_files, pattern.as_deref()) {
+            Err(e) => return Err(e),
+        };
+        out.write_all(&head).map_err(ListError::Write)?;
+        let prefix: Vec<u8> = if self.first {
+            self.job.prefix.clone()
+        } else {
+            let mut p = heading.to_vec();
+            p.push(b'/');
+            p
+        };
+        self.first = false;
+        let subdirs = emit(self.job, rows, &prefix, out)?;
+        if depth >= limits::LIST_DEPTH_MAX {
+            return Ok(());
+        }
+        for name in subdirs {
+            // SECURITY: a directory deny_file forbids is listed (as vsftpd lists it) but
+            // never entered, as `LIST` of it would be refused.
+            if let Some(d) = &self.job.deny {
+                let mut steps = limits::GLOB_STEPS_MAX;
+                if glob::matches(d, &name, &mut steps).unwrap_or(true) {
                     continue;
                 }
-                if let Some(p) = pattern {
-                    // The budget bounds one match (limits::GLOB_STEPS_MAX), as vsftpd
-                    // bounds its matcher per name.
-                    let mut budget = limits::GLOB_STEPS_MAX;
-                    match glob::matches(p, name, &mut budget) {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(_) => return Err(ListError::TooComplex),
-                    }
-                }
-                if let Some(h) = &job.hide {
-                    let mut budget = limits::GLOB_STEPS_MAX;
-                    if glob::matches(h, name, &mut budget).unwrap_or(true) {
-                        continue;
-                    }
-                }
-                if rows.rows.len() >= limits::LIST_ENTRIES_MAX {
-                    break;
-                }
-                rows.push_name(name);
             }
-            // NLST without the drop-box rule needs only names; everything else needs the
-            // stat of each entry, which is the kernel work that bounds a long listing.
-            if job.long || job.hide_uid.is_some() {
-                let dir = std::fs::File::open(real).map_err(|_| ListError::OpenDir)?;
-                use std::os::fd::AsRawFd;
-                rows.stat_from(first, dir.as_raw_fd(), job.long);
-                let hide = job.hide_uid;
-                // Entries that vanished meanwhile (mode 0) and the anonymous account's own
-                // files (the drop-box rule) are not listed.
-                rows.rows.retain(|r| r.mode != 0 && hide != Some(r.uid));
+            if self.budget == 0 {
+                break;
+            }
+            let mut sub_heading = heading.to_vec();
+            sub_heading.push(b'/');
+            sub_heading.extend_from_slice(&name);
+            let sub_real = real.join(std::ffi::OsStr::from_bytes(&name));
+            self.dir(&sub_real, &sub_heading, depth + 1, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Read one directory's entries that the listing shows (dot files, the glob, hide_file,
+/// the drop-box rule), stat'ed when the listing needs more than names. `budget` is the
+/// number of entries still allowed; it is decreased by what was read.
+fn read_dir_rows(
+    job: &ListJob,
+    real: &std::path::Path,
+    pattern: Option<&[u8]>,
+    budget: &mut usize,
+) -> Result<Rows, ListError> {
+    let mut rows = Rows::default();
+    let dmd = std::fs::metadata(real).map_err(|_| ListError::OpenDir)?;
+    if job.require_world_readable && dmd.mode() & 0o004 == 0 {
+        return Err(ListError::OpenDir);
+    }
+    let rd = std::fs::read_dir(real).map_err(|_| ListError::OpenDir)?;
+    let first = if job.all && pattern.is_none() { 2 } else { 0 };
+    if job.all && pattern.is_none() {
+        for dot in [&b"."[..], &b".."[..]] {
+            let p = real.join(std::ffi::OsStr::from_bytes(dot));
+            // Always two rows (a failed stat leaves mode 0 and is dropped below).
+            match std::fs::symlink_metadata(&p) {
+                Ok(md) => rows.push(dot, &md, job.long.then_some(p.as_path())),
+                Err(_) => rows.push_name(dot),
             }
         }
     }
+    for ent in rd {
+        let Ok(ent) = ent else { continue };
+        let os_name = ent.file_name();
+        let name = os_name.as_bytes();
+        if !listing::is_shown(name, job.all, job.force_dot_files, pattern) {
+            continue;
+        }
+        if let Some(p) = pattern {
+            // The budget bounds one match (limits::GLOB_STEPS_MAX), as vsftpd
+            // bounds its matcher per name.
+            let mut steps = limits::GLOB_STEPS_MAX;
+            match glob::matches(p, name, &mut steps) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return Err(ListError::TooComplex),
+            }
+        }
+        if let Some(h) = &job.hide {
+            let mut steps = limits::GLOB_STEPS_MAX;
+            if glob::matches(h, name, &mut steps).unwrap_or(true) {
+                continue;
+            }
+        }
+        if *budget == 0 {
+            break;
+        }
+        *budget -= 1;
+        rows.push_name(name);
+    }
+    // NLST without the drop-box rule needs only names; everything else (and a recursive
+    // listing, which must know the directories) needs the stat of each entry, which is
+    // the kernel work that bounds a long listing.
+    if job.long || job.hide_uid.is_some() || job.recursive {
+        let dir = std::fs::File::open(real).map_err(|_| ListError::OpenDir)?;
+        use std::os::fd::AsRawFd;
+        rows.stat_from(first, dir.as_raw_fd(), job.long);
+        let hide = job.hide_uid;
+        // Entries that vanished meanwhile (mode 0) and the anonymous account's own
+        // files (the drop-box rule) are not listed.
+        rows.rows.retain(|r| r.mode != 0 && hide != Some(r.uid));
+    }
+    Ok(rows)
+}
+
+/// Sort and write the rows; NLST names get `prefix`. Returns the names of the listed
+/// directories (not symlinks, not `.` and `..`) in listing order, for a recursive listing.
+fn emit(
+    job: &ListJob,
+    rows: Rows,
+    prefix: &[u8],
+    out: &mut dyn Write,
+) -> Result<Vec<Vec<u8>>, ListError> {
     let Rows {
         arena,
         rows: mut list,
@@ -377,6 +492,7 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
         names: None,
     };
     let mut line = Vec::with_capacity(256);
+    let mut subdirs = Vec::new();
     for r in &list {
         line.clear();
         let name = rows.bytes(r.name);
@@ -397,11 +513,14 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
             };
             listing::format_long(&e, &style, &mut line);
         } else {
-            line.extend_from_slice(&job.prefix);
+            line.extend_from_slice(prefix);
             line.extend_from_slice(name);
             line.extend_from_slice(b"\r\n");
         }
         out.write_all(&line).map_err(ListError::Write)?;
+        if job.recursive && r.mode & 0o170000 == 0o040000 && name != b"." && name != b".." {
+            subdirs.push(name.to_vec());
+        }
     }
-    Ok(())
+    Ok(subdirs)
 }

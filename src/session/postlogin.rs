@@ -498,6 +498,16 @@ impl Session {
                 },
             }
         };
+        // vsftpd's headings: the directory as given, `.` for the current one or a glob in it.
+        let heading = match &target {
+            Target::Dir {
+                pattern: Some(_), ..
+            } if !parent_arg.is_empty() => {
+                parent_arg.strip_suffix(b"/").unwrap_or(parent_arg).to_vec()
+            }
+            Target::Dir { pattern: None, .. } if !given.is_empty() => given.clone(),
+            _ => b".".to_vec(),
+        };
         let prefix = match &target {
             Target::Dir {
                 pattern: Some(_), ..
@@ -519,6 +529,9 @@ impl Session {
             hide: self.cfg.hide_file.as_ref().map(|h| h.as_bytes().to_vec()),
             hide_uid: self.anon_uid,
             now: sys::time::now(),
+            recursive: la.recursive && self.cfg.ls_recurse_enable,
+            heading,
+            deny: self.cfg.deny_file.as_ref().map(|d| d.as_bytes().to_vec()),
         })
     }
 
@@ -594,6 +607,12 @@ impl Session {
                         self.ctl.reply(226, "Transfer complete.")?;
                         self.ctl.touch();
                         self.log_transfer(false, &virt, Outcome::Ok, bytes, started, false);
+                        return Ok(Flow::Continue);
+                    }
+                    transfer::Inline::Shrank(bytes) => {
+                        self.ctl.reply(451, "Failure reading local file.")?;
+                        self.ctl.touch();
+                        self.log_transfer(false, &virt, Outcome::LocalRead, bytes, started, false);
                         return Ok(Flow::Continue);
                     }
                     transfer::Inline::Rest { offset, stream } => (offset, stream),

@@ -96,6 +96,9 @@ pub const INLINE_MAX: u64 = 64 * 1024;
 pub enum Inline {
     /// Everything was sent; the data connection is closed.
     Sent(u64),
+    /// The file was truncated while it was being sent: what was there is sent, the data
+    /// connection is closed, and the transfer failed (451).
+    Shrank(u64),
     /// Not (all) sent without waiting: a transfer child takes over from `offset`.
     Rest { offset: u64, stream: TcpStream },
 }
@@ -135,12 +138,17 @@ pub fn try_inline(file: &File, offset: u64, data: TcpStream, lock: bool) -> Inli
     let deadline = std::time::Instant::now() + Duration::from_millis(100);
     let mut off = offset as i64;
     let mut left = len.saturating_sub(offset);
+    let mut shrank = false;
     let done = loop {
         if left == 0 {
             break true;
         }
         match sys::net::sendfile(fd, file.as_raw_fd(), &mut off, left as usize) {
-            Ok(0) => break true, // the file shrank meanwhile: what there was is sent
+            Ok(0) => {
+                // The file shrank meanwhile (truncated by someone else): not complete.
+                shrank = true;
+                break true;
+            }
             Ok(n) => left -= n as u64,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let wait = deadline.saturating_duration_since(std::time::Instant::now());
@@ -159,7 +167,11 @@ pub fn try_inline(file: &File, offset: u64, data: TcpStream, lock: bool) -> Inli
         };
     }
     sys::net::shutdown_write(fd);
-    Inline::Sent(off as u64 - offset)
+    if shrank {
+        Inline::Shrank(off as u64 - offset)
+    } else {
+        Inline::Sent(off as u64 - offset)
+    }
 }
 
 /// How a transfer ended, as the session reports it.
@@ -332,13 +344,20 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
             if lock && sys::fs::lock_whole(&file, false).is_err() {
                 return Outcome::LocalRead;
             }
+            // The length when the transfer starts: ending before it means the file shrank
+            // while it was being sent (truncated by someone else), and the client must not
+            // be told that a short copy is complete.
+            let len = match file.metadata() {
+                Ok(md) => md.len(),
+                Err(_) => return Outcome::LocalRead,
+            };
             if !ascii && use_sendfile {
                 // Err: sendfile is unsupported for this file; fall back to copying.
-                if let Ok(o) = send_file(&file, offset, data, meter) {
+                if let Ok(o) = send_file(&file, offset, len, data, meter) {
                     return o;
                 }
             }
-            copy_file(file, offset, ascii, data, meter)
+            copy_file(file, offset, len, ascii, data, meter)
         }
         Job::Stor {
             file,
@@ -395,9 +414,16 @@ impl<W: Write> Write for CountingWriter<'_, W> {
     }
 }
 
-/// sendfile(2) from `offset` to the end. Err only when sendfile cannot be used at all on
-/// this file (then nothing was sent and the caller copies instead).
-fn send_file(file: &File, offset: u64, data: &TcpStream, meter: &mut Meter) -> io::Result<Outcome> {
+/// sendfile(2) from `offset` to the end of the file (at least `len` bytes long when the
+/// transfer started). Err only when sendfile cannot be used at all on this file (then
+/// nothing was sent and the caller copies instead).
+fn send_file(
+    file: &File,
+    offset: u64,
+    len: u64,
+    data: &TcpStream,
+    meter: &mut Meter,
+) -> io::Result<Outcome> {
     let mut off = offset as i64;
     let mut first = true;
     loop {
@@ -407,7 +433,7 @@ fn send_file(file: &File, offset: u64, data: &TcpStream, meter: &mut Meter) -> i
             &mut off,
             meter.chunk(16 << 20),
         ) {
-            Ok(0) => return Ok(Outcome::Ok),
+            Ok(0) => return Ok(ended_at(off as u64, len)),
             Ok(n) => {
                 meter.moved(n);
                 first = false;
@@ -430,9 +456,20 @@ fn send_file(file: &File, offset: u64, data: &TcpStream, meter: &mut Meter) -> i
     }
 }
 
+/// A download reached the end of the file at `at`: complete unless the file had `len`
+/// bytes when the transfer started and `at` is short of that (it was truncated meanwhile).
+fn ended_at(at: u64, len: u64) -> Outcome {
+    if at < len {
+        Outcome::LocalRead
+    } else {
+        Outcome::Ok
+    }
+}
+
 fn copy_file(
     mut file: File,
     offset: u64,
+    len: u64,
     ascii: bool,
     data: &TcpStream,
     meter: &mut Meter,
@@ -441,6 +478,10 @@ fn copy_file(
     if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
         return Outcome::LocalRead;
     }
+    // A second handle on the same open file shares its offset: where the copy stopped.
+    let Ok(mut position) = file.try_clone() else {
+        return Outcome::LocalRead;
+    };
     let mut conv = ascii::ToNetwork::new();
     let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
     let ends = Ends {
@@ -448,7 +489,13 @@ fn copy_file(
         write_error: net_error,
         count_written: true,
     };
-    pump(file, data, RECV_BUF, ascii.then_some(convert), ends, meter)
+    match pump(file, data, RECV_BUF, ascii.then_some(convert), ends, meter) {
+        Outcome::Ok => match position.stream_position() {
+            Ok(at) => ended_at(at, len),
+            Err(_) => Outcome::LocalRead,
+        },
+        other => other,
+    }
 }
 
 /// How one direction of a transfer classifies its errors and counts its bytes.
