@@ -54,6 +54,8 @@ pub struct ListJob {
     pub heading: Vec<u8>,
     /// deny_file: directories whose name matches are never entered by a recursive listing.
     pub deny: Option<Vec<u8>>,
+    /// Most entries in the whole listing (limits::LIST_ENTRIES_MAX).
+    pub max_entries: usize,
 }
 
 #[derive(Debug)]
@@ -62,6 +64,8 @@ pub enum ListError {
     OpenDir,
     /// The glob pattern ran out of matching budget.
     TooComplex,
+    /// More entries than `ListJob::max_entries`: what fits was written, the rest is not.
+    Cut,
     /// Writing to the data connection failed.
     Write(io::Error),
 }
@@ -296,18 +300,28 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
             emit(job, rows, &job.prefix, out).map(|_| ())
         }
         Target::Dir { real, pattern } if !job.recursive => {
-            let mut budget = limits::LIST_ENTRIES_MAX;
-            let rows = read_dir_rows(job, real, pattern.as_deref(), &mut budget)?;
-            emit(job, rows, &job.prefix, out).map(|_| ())
+            let mut budget = job.max_entries;
+            let mut cut = false;
+            let rows = read_dir_rows(job, real, pattern.as_deref(), &mut budget, &mut cut)?;
+            emit(job, rows, &job.prefix, out)?;
+            if cut {
+                return Err(ListError::Cut);
+            }
+            Ok(())
         }
         Target::Dir { real, pattern } => {
             let mut walk = Walk {
                 job,
                 pattern: pattern.as_deref(),
-                budget: limits::LIST_ENTRIES_MAX,
+                budget: job.max_entries,
                 first: true,
+                cut: false,
             };
-            walk.dir(real, &job.heading.clone(), 0, out)
+            walk.dir(real, &job.heading.clone(), 0, out)?;
+            if walk.cut {
+                return Err(ListError::Cut);
+            }
+            Ok(())
         }
     }
 }
@@ -319,6 +333,8 @@ struct Walk<'a> {
     /// Entries still allowed in the whole listing.
     budget: usize,
     first: bool,
+    /// The entry budget ran out: the listing is incomplete.
+    cut: bool,
 }
 
 impl Walk<'_> {
@@ -336,7 +352,13 @@ impl Walk<'_> {
         let mut head = Vec::with_capacity(heading.len() + 3);
         head.extend_from_slice(heading);
         head.extend_from_slice(b":\r\n");
-        let rows = match read_dir_rows(self.job, real, self.pattern, &mut self.budget) {
+        let rows = match read_dir_rows(
+            self.job,
+            real,
+            self.pattern,
+            &mut self.budget,
+            &mut self.cut,
+        ) {
             Ok(rows) => rows,
             // The listed directory itself must open; a subdirectory that does not (no
             // permission, gone meanwhile) is shown with its heading and nothing under it.
@@ -368,6 +390,7 @@ impl Walk<'_> {
                 }
             }
             if self.budget == 0 {
+                self.cut = true;
                 break;
             }
             let mut sub_heading = heading.to_vec();
@@ -382,12 +405,14 @@ impl Walk<'_> {
 
 /// Read one directory's entries that the listing shows (dot files, the glob, hide_file,
 /// the drop-box rule), stat'ed when the listing needs more than names. `budget` is the
-/// number of entries still allowed; it is decreased by what was read.
+/// number of entries still allowed; it is decreased by what was read, and `cut` is set when
+/// an entry did not fit.
 fn read_dir_rows(
     job: &ListJob,
     real: &std::path::Path,
     pattern: Option<&[u8]>,
     budget: &mut usize,
+    cut: &mut bool,
 ) -> Result<Rows, ListError> {
     let mut rows = Rows::default();
     let dmd = std::fs::metadata(real).map_err(|_| ListError::OpenDir)?;
@@ -430,6 +455,7 @@ fn read_dir_rows(
             }
         }
         if *budget == 0 {
+            *cut = true;
             break;
         }
         *budget -= 1;
@@ -523,4 +549,68 @@ fn emit(
         }
     }
     Ok(subdirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(real: PathBuf, recursive: bool, max_entries: usize) -> ListJob {
+        ListJob {
+            target: Target::Dir {
+                real,
+                pattern: None,
+            },
+            long: false,
+            all: false,
+            force_dot_files: false,
+            reverse: false,
+            time_sort: false,
+            hide_ids: false,
+            use_localtime: false,
+            prefix: Vec::new(),
+            require_world_readable: false,
+            hide: None,
+            hide_uid: None,
+            now: 0,
+            recursive,
+            heading: b".".to_vec(),
+            deny: None,
+            max_entries,
+        }
+    }
+
+    /// The entry bound is never silent: what fits is written and the listing says it was
+    /// cut (the client gets 451), flat and recursive alike.
+    #[test]
+    fn too_many_entries_cut_the_listing_and_say_so() {
+        let dir = std::env::temp_dir().join(format!("rsftpd-dirlist-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for i in 0..9 {
+            std::fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+            std::fs::write(dir.join(format!("sub/g{i}")), b"x").unwrap();
+        }
+        // Ten entries (f0..f8, sub) fit exactly: not cut.
+        let mut out = Vec::new();
+        assert!(produce(&job(dir.clone(), false, 10), &mut out).is_ok());
+        assert_eq!(out.split(|&b| b == b'\n').count() - 1, 10);
+        // Five fit: five names written, then Cut.
+        let mut out = Vec::new();
+        let r = produce(&job(dir.clone(), false, 5), &mut out);
+        assert!(matches!(r, Err(ListError::Cut)), "{r:?}");
+        assert_eq!(out.split(|&b| b == b'\n').count() - 1, 5);
+        // Recursive: 10 at the top fit, the subdirectory's 9 do not all fit in 15.
+        let mut out = Vec::new();
+        let r = produce(&job(dir.clone(), true, 15), &mut out);
+        assert!(matches!(r, Err(ListError::Cut)), "{r:?}");
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with(".:\r\nf0\r\n"), "{text}");
+        // Which five of the nine come first is readdir order, not name order.
+        assert!(text.contains("\r\n./sub:\r\n./sub/g"), "{text}");
+        assert_eq!(text.matches("./sub/g").count(), 5, "{text}");
+        let mut out = Vec::new();
+        assert!(produce(&job(dir.clone(), true, 19), &mut out).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -460,6 +460,15 @@ impl Session {
                 let mut lines = LineCollector(Vec::new());
                 match dirlist::produce(&job, &mut lines) {
                     Err(dirlist::ListError::TooComplex) => self.reply(550, "Pattern too complex."),
+                    Err(dirlist::ListError::Cut) => {
+                        self.ctl.reply_multi(
+                            213,
+                            "Status follows:",
+                            &lines.0,
+                            "Listing cut: too many entries.",
+                        )?;
+                        Ok(Flow::Continue)
+                    }
                     _ => {
                         self.ctl
                             .reply_multi(213, "Status follows:", &lines.0, "End of status")?;
@@ -532,6 +541,7 @@ impl Session {
             recursive: la.recursive && self.cfg.ls_recurse_enable,
             heading,
             deny: self.cfg.deny_file.as_ref().map(|d| d.as_bytes().to_vec()),
+            max_entries: crate::limits::LIST_ENTRIES_MAX,
         })
     }
 
@@ -762,6 +772,7 @@ impl Session {
                 Outcome::DataTimeout => (421, "Data timeout. Reconnect. Sorry.", true),
                 Outcome::DirFailed => (226, "Transfer done (but failed to open directory).", false),
                 Outcome::TooComplex => (451, "Pattern too complex.", false),
+                Outcome::ListCut => (451, "Listing cut: too many entries.", false),
                 Outcome::Died | Outcome::Aborted => (451, "Transfer failed.", false),
             };
             self.ctl.reply(code, text)?;

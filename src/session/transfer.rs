@@ -188,6 +188,8 @@ pub enum Outcome {
     DirFailed,
     /// 550 the glob pattern was too complex.
     TooComplex,
+    /// 451 the listing had more than limits::LIST_ENTRIES_MAX entries (what fits was sent).
+    ListCut,
     /// The child died without a report: 451.
     Died,
     /// 426 Failure reading network stream.
@@ -217,6 +219,7 @@ fn code(o: Outcome) -> u8 {
         Outcome::DiskFull => 10,
         Outcome::QuotaExceeded => 11,
         Outcome::Aborted => 12,
+        Outcome::ListCut => 13,
     }
 }
 
@@ -232,6 +235,7 @@ fn decode(b: u8) -> Outcome {
         9 => Outcome::LocalWrite,
         10 => Outcome::DiskFull,
         11 => Outcome::QuotaExceeded,
+        13 => Outcome::ListCut,
         _ => Outcome::Died,
     }
 }
@@ -392,6 +396,7 @@ fn run_job(job: Job, data: &TcpStream, counter: &SharedCounter) -> Outcome {
                 (Ok(()), Ok(())) => Outcome::Ok,
                 (Err(dirlist::ListError::OpenDir), _) => Outcome::DirFailed,
                 (Err(dirlist::ListError::TooComplex), _) => Outcome::TooComplex,
+                (Err(dirlist::ListError::Cut), Ok(())) => Outcome::ListCut,
                 (Err(dirlist::ListError::Write(e)), _) | (_, Err(e)) => net_error(&e),
             }
         }
