@@ -8,8 +8,8 @@ use crate::sys;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 /// What the last PASV/EPSV/PORT/EPRT set up.
 pub enum Setup {
@@ -50,21 +50,42 @@ pub fn listen(cfg: &Config, local: IpAddr) -> io::Result<TcpListener> {
     sys::net::listen_in_range(local, cfg.pasv_port_range(), random)
 }
 
-/// Open the data connection the client set up.
+/// Open the data connection the client set up. While waiting for a passive connection the
+/// control connection (`control`) is watched too: a client that hangs up meanwhile ends
+/// the wait at once rather than after accept_timeout.
 pub fn open(
     cfg: &Config,
     setup: Setup,
     peer: SocketAddr,
     broker: Option<&OwnedFd>,
+    control: RawFd,
 ) -> Result<TcpStream, OpenError> {
     match setup {
         Setup::None => Err(OpenError::NotSetUp),
         Setup::Passive(listener) => {
-            let timeout =
-                (cfg.accept_timeout > 0).then(|| Duration::from_secs(cfg.accept_timeout.into()));
-            match sys::io::poll_readable(&[listener.as_raw_fd()], timeout) {
-                Ok(sys::io::Ready::Fd(_)) => {}
-                _ => return Err(OpenError::Failed),
+            let deadline = (cfg.accept_timeout > 0)
+                .then(|| Instant::now() + Duration::from_secs(cfg.accept_timeout.into()));
+            let mut watch_control = true;
+            loop {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let fds = [listener.as_raw_fd(), control];
+                let fds = if watch_control { &fds[..] } else { &fds[..1] };
+                match sys::io::poll_readable(fds, left) {
+                    Ok(sys::io::Ready::Fd(0)) => break,
+                    Ok(sys::io::Ready::Fd(_)) => {
+                        // The client spoke or hung up. A hang-up ends the wait; a command
+                        // (ABOR, STAT, ...) waits its turn, and the control connection is
+                        // not watched again for this transfer.
+                        let mut b = [0u8; 1];
+                        match sys::io::peek(control, &mut b) {
+                            Ok(sys::io::Peek::Data(_) | sys::io::Peek::NotSocket) => {
+                                watch_control = false
+                            }
+                            _ => return Err(OpenError::Failed),
+                        }
+                    }
+                    _ => return Err(OpenError::Failed),
+                }
             }
             let (stream, from) = listener.accept().map_err(|_| OpenError::Failed)?;
             // SECURITY: only the control peer may connect, or anyone could steal the data.

@@ -567,19 +567,19 @@ impl Session {
             return self.reply(550, "Permission denied.");
         }
         let a = arg.unwrap_or(b"");
-        let opened = self
-            .resolve(a)
-            .and_then(|(_, real)| sys::fs::open_regular(&real).ok());
+        let resolved = self.resolve(a);
+        let shown = resolved.as_ref().map_or(a.to_vec(), |(v, _)| v.clone());
+        let opened = resolved.and_then(|(_, real)| sys::fs::open_regular(&real).ok());
         let Some((file, md)) = opened else {
-            return self.reply(550, "Failed to open file.");
+            return self.refuse_transfer(false, &shown, 550, "Failed to open file.");
         };
         // SECURITY: anonymous users fetch only world-readable files, so a drop box's
         // uploads (mode 0600) cannot be downloaded by others.
         if self.anonymous && self.cfg.anon_world_readable_only && md.mode() & 0o004 == 0 {
-            return self.reply(550, "Failed to open file.");
+            return self.refuse_transfer(false, &shown, 550, "Failed to open file.");
         }
         if self.anon_owned(&md) {
-            return self.reply(550, "Failed to open file.");
+            return self.refuse_transfer(false, &shown, 550, "Failed to open file.");
         }
         let ascii = self.ascii && self.cfg.ascii_download_enable;
         let offset = self.rest;
@@ -654,6 +654,20 @@ impl Session {
         })
     }
 
+    /// Refuse a transfer whose file cannot be opened: as vsftpd, the log gets a FAIL line
+    /// with no bytes, so an administrator sees the attempt.
+    pub(crate) fn refuse_transfer(
+        &mut self,
+        upload: bool,
+        virt: &[u8],
+        code: u16,
+        text: &str,
+    ) -> io::Result<Flow> {
+        let now = std::time::Instant::now();
+        self.log_transfer(upload, virt, Outcome::LocalRead, 0, now, false);
+        self.reply(code, text)
+    }
+
     /// Log a transfer: the vsftpd line and the xferlog line.
     fn log_transfer(
         &self,
@@ -679,7 +693,13 @@ impl Session {
     /// sent and None returned.
     fn open_data(&mut self) -> io::Result<Option<TcpStream>> {
         let setup = std::mem::replace(&mut self.data, Setup::None);
-        match data::open(&self.cfg, setup, self.peer, self.broker.as_ref()) {
+        match data::open(
+            &self.cfg,
+            setup,
+            self.peer,
+            self.broker.as_ref(),
+            self.ctl.fd(),
+        ) {
             Ok(s) => Ok(Some(s)),
             Err(e) => {
                 let (code, text) = e.reply();

@@ -431,6 +431,7 @@ fn send_file(
 ) -> io::Result<Outcome> {
     let mut off = offset as i64;
     let mut first = true;
+    let mut spurious = 0;
     loop {
         match sys::net::sendfile(
             data.as_raw_fd(),
@@ -438,7 +439,16 @@ fn send_file(
             &mut off,
             meter.chunk(16 << 20),
         ) {
-            Ok(0) => return Ok(ended_at(off as u64, len)),
+            Ok(0) => {
+                // sendfile can come back empty while another process truncates the file,
+                // even below the new length: only a file now no longer than `off` ended.
+                let now = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if (off as u64) < now && spurious < 3 {
+                    spurious += 1;
+                    continue;
+                }
+                return Ok(ended_at(off as u64, len));
+            }
             Ok(n) => {
                 meter.moved(n);
                 first = false;

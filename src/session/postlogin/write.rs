@@ -154,7 +154,7 @@ impl Session {
                     Ok(f) => (virt, f),
                     Err(e) => {
                         let (c, t) = open_error_reply(&e);
-                        return self.reply(c, t);
+                        return self.refuse_transfer(true, &virt, c, t);
                     }
                 }
             }
