@@ -9,6 +9,7 @@
 #   make uninstall  exactly what install created (its manifest), never user data
 #   make bench    release build, then rsftpd against vsftpd under private xinetd instances
 #                 (as root; BENCH_ARGS='--quick' for a short run; docs/PERFORMANCE.md)
+#   make stress   the load test (tests/load.rs) at full size: 200 sessions, 50 uploads
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -31,6 +32,16 @@ DEMO_PASV_MAX ?= 50099
 # unit) and keeps overflow checks and debug assertions on while the tests run.
 # Extra arguments for the test binaries, e.g. make test TEST_ARGS='--test-threads=1'.
 TEST_ARGS ?=
+
+# ---- Load test (make stress) ----------------------------------------------------------
+# tests/load.rs runs in `make test` at a small size (40 download sessions, 10 uploads, and
+# a standalone flood scaled from them). `make stress` runs it alone at the hardening
+# issue's size, same debug profile as make test: STRESS_SESSIONS concurrent sessions each
+# downloading and checksumming a file, STRESS_UPLOADS concurrent uploads to different names
+# (root only), and 3/2 x STRESS_SESSIONS reset connections plus STRESS_UPLOADS idle ones
+# against a listen=YES server. Bounded (every socket has timeouts); a few minutes at most.
+STRESS_SESSIONS ?= 200
+STRESS_UPLOADS ?= 50
 
 # ---- Benchmark (make bench) -----------------------------------------------------------
 # bench/bench.py compares rsftpd with vsftpd 3.0.3 on loopback (docs/PERFORMANCE.md).
@@ -64,7 +75,7 @@ INSTALL_ENV = DESTDIR='$(DESTDIR)' BIN='$(BIN)' sbindir='$(sbindir)' mandir='$(m
 	ftpdir='$(ftpdir)' ANON_UPLOAD='$(ANON_UPLOAD)' SYSTEMD_UNITS='$(SYSTEMD_UNITS)' \
 	OWNER='$(OWNER)'
 
-.PHONY: all build run test check deps print-pkgs install uninstall clean bench
+.PHONY: all build run test check deps print-pkgs install uninstall clean bench stress
 
 all: build
 
@@ -115,6 +126,11 @@ test: deps
 	awk '/^test result:/ { p += $$4; f += $$6; s += $$8 } \
 		END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' target/test.log; \
 	exit $$rc
+
+# The load test alone at full size, its timing printed (--nocapture).
+stress: deps
+	RSFTPD_LOAD_SESSIONS=$(STRESS_SESSIONS) RSFTPD_LOAD_UPLOADS=$(STRESS_UPLOADS) \
+		$(CARGO) test --locked --test load -- --nocapture --test-threads=1 $(TEST_ARGS)
 
 # Install what a package would (tools/install.sh says exactly what, with owners and modes).
 # Builds first, unless BIN names another binary, or cargo is missing and the binary is

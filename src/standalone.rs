@@ -13,7 +13,7 @@ use crate::log;
 use crate::sys::{self, process};
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -90,7 +90,7 @@ pub fn run(cfg: Config) -> i32 {
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
     let addr = SocketAddr::new(ip, cfg.listen_port as u16);
-    let listener = match TcpListener::bind(addr) {
+    let listener = match sys::net::listen_wide(addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("rsftpd: cannot listen on {addr}: {e}");

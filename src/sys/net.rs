@@ -187,6 +187,17 @@ pub fn listen_in_range(
     Err(last)
 }
 
+/// The standalone listener: bound to `addr` with SO_REUSEADDR, and the kernel's largest
+/// accept queue (SOMAXCONN, capped by net.core.somaxconn) rather than std's 128, so a
+/// burst of connections or a flood of half-open ones does not push real clients into SYN
+/// cookies or drops.
+pub fn listen_wide(addr: SocketAddr) -> io::Result<TcpListener> {
+    let fd = bound_socket(addr)?;
+    // SAFETY: listen takes plain integers.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), libc::SOMAXCONN) })?;
+    Ok(TcpListener::from(fd))
+}
+
 /// Connect to `peer` from `local` (the monitor's port-20 socket), giving up after `timeout`.
 pub fn connect_from(
     local: SocketAddr,
