@@ -10,6 +10,7 @@
 #   make bench    release build, then rsftpd against vsftpd under private xinetd instances
 #                 (as root; BENCH_ARGS='--quick' for a short run; docs/PERFORMANCE.md)
 #   make stress   the load test (tests/load.rs) at full size: 200 sessions, 50 uploads
+#   make cert     a self-signed certificate for a first FTPS try (CERT_DIR, CERT_CN)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -18,8 +19,9 @@ CARGO ?= cargo
 # Test writers: add what your tests run here; `make test` installs what is missing when it
 # runs as root, and .ci/run installs the whole list.
 # iproute2 (ss) and systemd (systemd-analyze verify, systemd-socket-activate; not started,
-# systemd is not PID 1 in CI) are for tests/install.rs.
-PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd
+# systemd is not PID 1 in CI) are for tests/install.rs; openssl (test certificates) for
+# tests/tls.rs.
+PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl
 
 # ---- Demo (make run) ------------------------------------------------------------------
 DEMO_DIR ?= demo
@@ -131,6 +133,23 @@ test: deps
 stress: deps
 	RSFTPD_LOAD_SESSIONS=$(STRESS_SESSIONS) RSFTPD_LOAD_UPLOADS=$(STRESS_UPLOADS) \
 		$(CARGO) test --locked --test load -- --nocapture --test-threads=1 $(TEST_ARGS)
+
+# A self-signed certificate and key for ssl_enable=YES (rsa_cert_file, rsa_private_key_file):
+# for a first try only, since clients cannot verify it. Never overwrites an existing one.
+CERT_DIR ?= /etc/ssl/rsftpd
+CERT_CN ?= $(shell hostname -f 2>/dev/null || hostname)
+.PHONY: cert
+cert:
+	@if [ -e $(CERT_DIR)/rsftpd.pem ] || [ -e $(CERT_DIR)/rsftpd.key ]; then \
+		echo "$(CERT_DIR)/rsftpd.pem or rsftpd.key exists: not overwriting"; exit 1; fi
+	install -d -m 0755 $(CERT_DIR)
+	umask 077 && openssl req -x509 -newkey rsa:3072 -nodes -days 365 -subj "/CN=$(CERT_CN)" \
+		-keyout $(CERT_DIR)/rsftpd.key -out $(CERT_DIR)/rsftpd.pem 2>/dev/null
+	chmod 0644 $(CERT_DIR)/rsftpd.pem
+	@echo "made $(CERT_DIR)/rsftpd.pem and $(CERT_DIR)/rsftpd.key (mode 0600); in rsftpd.conf:"
+	@echo "  ssl_enable=YES"
+	@echo "  rsa_cert_file=$(CERT_DIR)/rsftpd.pem"
+	@echo "  rsa_private_key_file=$(CERT_DIR)/rsftpd.key"
 
 # Install what a package would (tools/install.sh says exactly what, with owners and modes).
 # Builds first, unless BIN names another binary, or cargo is missing and the binary is

@@ -139,6 +139,13 @@ pub fn main(argv: Vec<OsString>) -> i32 {
                 for w in &warnings {
                     eprintln!("rsftpd: warning: {w}");
                 }
+                // ssl_enable: the certificate and key must load now, not at the first client.
+                if cfg.ssl_enable {
+                    if let Err(e) = crate::tls::check(&cfg) {
+                        eprintln!("rsftpd: {e}");
+                        return 1;
+                    }
+                }
                 print!("{}", cfg.dump());
                 0
             }

@@ -48,7 +48,13 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug)]
 pub enum PreloginRequest {
     /// USER and PASS as the client sent them (both bounded).
-    Login { user: Vec<u8>, pass: Secret },
+    /// `private`: the client asked for PROT P before logging in (FTPS), which the
+    /// post-login session keeps.
+    Login {
+        user: Vec<u8>,
+        pass: Secret,
+        private: bool,
+    },
     /// USER, when userlist_enable=YES: may this name go on to PASS? (The pre-login process
     /// cannot read the list: it is in an empty jail.) Answered with a LoginReply: Ok means
     /// "ask for the password", not "logged in".
@@ -159,10 +165,15 @@ const T_STATUS_FAIL: u8 = 11;
 impl PreloginRequest {
     pub fn encode(&self) -> io::Result<Vec<u8>> {
         match self {
-            PreloginRequest::Login { user, pass } => {
+            PreloginRequest::Login {
+                user,
+                pass,
+                private,
+            } => {
                 let mut e = Enc::new(T_LOGIN);
                 e.bytes(user)?;
                 e.bytes(pass.expose())?;
+                e.bytes(&[u8::from(*private)])?;
                 e.finish()
             }
             PreloginRequest::CheckUser { user } => {
@@ -179,8 +190,17 @@ impl PreloginRequest {
             T_LOGIN => {
                 let user = d.bytes(limits::USER_MAX)?.to_vec();
                 let pass = Secret::new(d.bytes(limits::PASS_MAX)?.to_vec());
+                let private = match d.bytes(1)? {
+                    [0] => false,
+                    [1] => true,
+                    _ => return Err(bad("PROT flag")),
+                };
                 d.end()?;
-                Ok(PreloginRequest::Login { user, pass })
+                Ok(PreloginRequest::Login {
+                    user,
+                    pass,
+                    private,
+                })
             }
             T_CHECK_USER => {
                 let user = d.bytes(limits::USER_MAX)?.to_vec();
@@ -335,10 +355,16 @@ mod tests {
         let r = PreloginRequest::Login {
             user: b"anonymous".to_vec(),
             pass: Secret::new(b"a@b".to_vec()),
+            private: true,
         };
         let m = r.encode().unwrap();
         match PreloginRequest::decode(&m).unwrap() {
-            PreloginRequest::Login { user, pass } => {
+            PreloginRequest::Login {
+                user,
+                pass,
+                private,
+            } => {
+                assert!(private);
                 assert_eq!(user, b"anonymous");
                 assert_eq!(pass.expose(), b"a@b");
             }
@@ -371,12 +397,17 @@ mod tests {
         let ok = PreloginRequest::Login {
             user: b"u".to_vec(),
             pass: Secret::new(vec![]),
+            private: false,
         }
         .encode()
         .unwrap();
         let mut trailing = ok.clone();
         trailing.push(0);
         assert!(PreloginRequest::decode(&trailing).is_err());
+        // The PROT flag is one byte, 0 or 1.
+        let mut bad_flag = ok.clone();
+        *bad_flag.last_mut().unwrap() = 2;
+        assert!(PreloginRequest::decode(&bad_flag).is_err());
     }
 
     #[test]

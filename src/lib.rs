@@ -17,3 +17,4 @@ pub mod monitor;
 pub mod proto;
 pub mod session;
 pub mod standalone;
+pub mod tls;

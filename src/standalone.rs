@@ -79,6 +79,13 @@ impl Sessions {
 }
 
 pub fn run(cfg: Config) -> i32 {
+    // ssl_enable: a certificate that does not load is a startup error, not a 421 per client.
+    if cfg.ssl_enable {
+        if let Err(e) = crate::tls::check(&cfg) {
+            eprintln!("rsftpd: {e}");
+            return 1;
+        }
+    }
     let ip: IpAddr = match &cfg.listen_address {
         Some(a) => match a.parse() {
             Ok(ip) => ip,

@@ -161,6 +161,7 @@ const VSFTPD_MAN_KEYS: &[&str] = &[
 
 /// Real but undocumented vsftpd keys, 3.0.5/distro TLS switches, and rsftpd's own.
 const EXTRA_KEYS: &[&str] = &[
+    "ssl_min_protocol",
     "allow_writeable_chroot",
     "seccomp_sandbox",
     "isolate",
@@ -177,6 +178,25 @@ const EXTRA_KEYS: &[&str] = &[
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "allow_anon_ssl",
+    "force_anon_data_ssl",
+    "force_anon_logins_ssl",
+    "force_local_data_ssl",
+    "force_local_logins_ssl",
+    "implicit_ssl",
+    "require_ssl_reuse",
+    "rsa_cert_file",
+    "rsa_private_key_file",
+    "ssl_ciphers",
+    "ssl_enable",
+    "ssl_tlsv1",
+    "ssl_tlsv1_1",
+    "ssl_tlsv1_2",
+    "ssl_tlsv1_3",
+    "ssl_sslv2",
+    "ssl_sslv3",
+    "strict_ssl_read_eof",
+    "ssl_min_protocol",
     "ls_recurse_enable",
     "max_clients",
     "max_per_ip",
@@ -350,8 +370,6 @@ fn support_classification() {
             "download_file",
             "ftp_enable",
             "guest_enable",
-            "implicit_ssl",
-            "ssl_enable",
             "tcp_wrappers",
             "upload_file",
         ]
@@ -380,10 +398,26 @@ fn support_classification() {
             assert!((3..=8).contains(&issue), "{}", t.name);
         }
     }
-    assert!(TUNABLES
+    // The TLS keys not implemented are the client-certificate ones, debug_ssl, the DSA
+    // files and strict_ssl_write_shutdown, all for issue 7.
+    let tls_planned: Vec<&str> = TUNABLES
         .iter()
-        .filter(|t| t.name.starts_with("ssl_") || t.name.contains("_ssl"))
-        .all(|t| matches!(t.support, Support::Planned { issue: 7, .. })));
+        .filter(|t| matches!(t.support, Support::Planned { issue: 7, .. }))
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        tls_planned,
+        [
+            "ca_certs_file",
+            "debug_ssl",
+            "dsa_cert_file",
+            "dsa_private_key_file",
+            "require_cert",
+            "ssl_request_cert",
+            "strict_ssl_write_shutdown",
+            "validate_cert",
+        ]
+    );
 }
 
 // ----- error shapes ------------------------------------------------------------------------
@@ -525,15 +559,10 @@ fn fatal_versus_warning() {
         "/etc/rsftpd.conf:5: key 'cmds_denied' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'cmds_denied='"
     );
     assert_eq!(
-        parse_err("ssl_enable=YES"),
-        "/etc/rsftpd.conf:1: key 'ssl_enable' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'ssl_enable=NO'"
+        parse_err("tcp_wrappers=YES"),
+        "/etc/rsftpd.conf:1: key 'tcp_wrappers' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'tcp_wrappers=NO'"
     );
-    for bad in [
-        "tcp_wrappers=YES",
-        "cmds_allowed=RETR",
-        "implicit_ssl=YES",
-        "ftp_enable=NO",
-    ] {
+    for bad in ["tcp_wrappers=YES", "cmds_allowed=RETR", "ftp_enable=NO"] {
         let e = parse(bad).expect_err(bad);
         assert!(e.message().contains("would weaken security"), "{bad}: {e}");
         assert_eq!(
@@ -545,9 +574,9 @@ fn fatal_versus_warning() {
         );
     }
     // A fatal key set to its default is fine, in any spelling.
-    let (c, w) = parse("ssl_enable=no\nchroot_local_user=False\nftp_enable=1\ndeny_file=\nftpusers_file=/etc/ftpusers").unwrap();
+    let (c, w) = parse("tcp_wrappers=no\nchroot_local_user=False\nftp_enable=1\ndeny_file=\nftpusers_file=/etc/ftpusers").unwrap();
     assert!(w.is_empty(), "{:?}", warnings(&w));
-    assert!(!c.ssl_enable);
+    assert!(!c.tcp_wrappers);
     // Harmless planned keys warn, and the value is still stored.
     let (c, w) = parse(
         "setproctitle_enable=YES\none_process_model=YES\nlocal_umask=022\nseccomp_sandbox=NO",
@@ -640,13 +669,13 @@ fn syntax_tolerance_and_unset() {
 
 #[test]
 fn aliases_and_get() {
-    let (c, w) = parse("ssl_tlsv11=NO\nssl_tlsv13=NO").unwrap();
+    let (c, w) = parse("ssl_tlsv11=NO\nssl_tlsv13=NO\nstrict_ssl_write_shutdown=YES").unwrap();
     assert!(!c.ssl_tlsv1_1 && c.ssl_tlsv1_2 && !c.ssl_tlsv1_3);
     assert_eq!(
-        warnings(&w)[0],
-        "/etc/rsftpd.conf:1: key 'ssl_tlsv11' is not supported yet; ignored"
+        warnings(&w),
+        ["/etc/rsftpd.conf:3: key 'strict_ssl_write_shutdown' is not supported yet; ignored"]
     );
-    assert_eq!(w[0].key(), "ssl_tlsv1_1");
+    assert_eq!(w[0].key(), "strict_ssl_write_shutdown");
     assert_eq!(c.get("ssl_tlsv11").as_deref(), Some("NO"));
     assert_eq!(c.get("no_such_key"), None);
     assert_eq!(c.get("ftpd_banner").as_deref(), Some(""));
@@ -758,15 +787,7 @@ fn debian_stock_config() {
     let w = c.parse_str(text, path).unwrap();
     c.validate().unwrap();
     let keys: Vec<&str> = w.iter().map(Warning::key).collect();
-    assert_eq!(
-        keys,
-        [
-            "listen_ipv6",
-            "pam_service_name",
-            "rsa_cert_file",
-            "rsa_private_key_file"
-        ]
-    );
+    assert_eq!(keys, ["listen_ipv6", "pam_service_name"]);
     assert!(!c.listen && c.listen_ipv6 && !c.anonymous_enable && c.local_enable && c.use_localtime);
     assert_eq!(c.secure_chroot_dir, "/var/run/vsftpd/empty");
     assert_eq!(
@@ -936,7 +957,7 @@ fn roff_output_shape() {
     assert_eq!(r.matches(".TP\n").count(), TUNABLES.len());
     assert!(r.contains(".BR ssl_tlsv1_2 \" (also \" ssl_tlsv12 )\n"));
     assert!(r.contains(
-        "Not supported yet (rsftpd issue 7): a value other than the default is an error.\n"
+        "Not supported yet (rsftpd issue 8): a value other than the default is an error.\n"
     ));
     assert!(r.lines().all(|l| !l.starts_with('\'')));
     assert_eq!(

@@ -115,7 +115,25 @@ pub fn run(prep: &Prepared) -> i32 {
             return 1;
         }
     };
-    match run_phases(prep, &plan) {
+    // ssl_enable: the TLS holder takes over the client's socket before any session process
+    // exists; it reads the key itself, so the monitor (and every session it forks) never
+    // has it in memory.
+    let link = if prep.cfg.ssl_enable {
+        match crate::tls::spawn(&prep.cfg, Some(&plan.prelogin)) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                refuse_client(&format!("cannot start the TLS process: {e}"));
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let r = run_phases(prep, &plan, link.as_ref());
+    if let Some(l) = link {
+        l.finish();
+    }
+    match r {
         Ok(code) => code,
         Err(e) => {
             log::error(&format!("monitor: {e}"));
@@ -124,13 +142,17 @@ pub fn run(prep: &Prepared) -> i32 {
     }
 }
 
-fn run_phases(prep: &Prepared, plan: &Plan) -> io::Result<i32> {
+fn run_phases(prep: &Prepared, plan: &Plan, link: Option<&crate::tls::Link>) -> io::Result<i32> {
     let me = process::pid();
     // Phase 1: pre-login.
     let (mon, sess) = sys::fdpass::pair()?;
     let child = match process::fork()? {
         process::Fork::Child => {
             drop(mon);
+            // The pre-login process has no data connections: no side channel to the holder.
+            if let Some(l) = link {
+                sys::io::close_raw(l.side.as_raw_fd());
+            }
             let code = prelogin_child(prep, plan, me, sess);
             process::exit_now(code);
         }
@@ -147,7 +169,8 @@ fn run_phases(prep: &Prepared, plan: &Plan) -> io::Result<i32> {
     let child = match process::fork()? {
         process::Fork::Child => {
             drop(mon);
-            let code = postlogin_child(prep, &post, me, sess);
+            let side = link.and_then(|l| l.side.try_clone().ok());
+            let code = postlogin_child(prep, &post, me, sess, side);
             process::exit_now(code);
         }
         process::Fork::Parent(pid) => pid,
@@ -173,6 +196,8 @@ struct PostPlan {
     anon_uid: Option<u32>,
     /// The jail, when a writable one must be refused.
     refuse_writable: Option<PathBuf>,
+    /// PROT P was set before login.
+    tls_private: bool,
 }
 
 fn plan_anonymous(prep: &Prepared, plan: &Plan) -> PostPlan {
@@ -185,6 +210,7 @@ fn plan_anonymous(prep: &Prepared, plan: &Plan) -> PostPlan {
         anon_uid: Some(plan.anon.uid),
         // As vsftpd, allow_writeable_chroot does not apply to anonymous sessions.
         refuse_writable: Some(plan.anon_root.clone()),
+        tls_private: false,
     }
 }
 
@@ -227,6 +253,7 @@ fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String
         user: u.name.clone().into_bytes(),
         anon_uid: None,
         refuse_writable,
+        tls_private: false,
     })
 }
 
@@ -266,7 +293,11 @@ fn login_loop(
                 crate::session::entry::userlist_verdict(prep, &mut fails, &user),
                 None,
             ),
-            PreloginRequest::Login { user, pass } => {
+            PreloginRequest::Login {
+                user,
+                pass,
+                private,
+            } => {
                 let verdict = auth::check(
                     &prep.cfg,
                     &prep.anon_lists,
@@ -279,7 +310,11 @@ fn login_loop(
                     Ok(auth::Login::Anonymous) => Ok(plan_anonymous(prep, plan)),
                     Ok(auth::Login::Local(lu)) => plan_local(prep, &lu),
                     Err(e) => Err(e),
-                };
+                }
+                .map(|p| PostPlan {
+                    tls_private: private,
+                    ..p
+                });
                 let result = post.as_ref().map(|_| ()).map_err(|e| e.as_str());
                 let anon_pass = (anonymous && post.is_ok()).then(|| pass.expose());
                 let reply = auth::account(&prep.cfg, &mut fails, result, &user, anon_pass);
@@ -388,8 +423,14 @@ impl IpcAuth {
 }
 
 impl prelogin::Authenticator for IpcAuth {
-    fn login(&mut self, user: &[u8], pass: crate::ipc::Secret) -> io::Result<LoginReply> {
+    fn login(
+        &mut self,
+        user: &[u8],
+        pass: crate::ipc::Secret,
+        private: bool,
+    ) -> io::Result<LoginReply> {
         self.ask(PreloginRequest::Login {
+            private,
             user: user.to_vec(),
             pass,
         })
@@ -428,7 +469,8 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
         return 0;
     }
     let mut auth = IpcAuth { sock: sess };
-    match prelogin::run(&mut ctl, cfg, &mut auth) {
+    let mut tls = crate::session::tls::State::new(cfg);
+    match prelogin::run(&mut ctl, cfg, &mut auth, &mut tls) {
         Ok(_) => 0,
         Err(e) => {
             log::error(&format!("pre-login session ended: {e}"));
@@ -438,7 +480,13 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
 }
 
 /// The post-login process: take the user's identity and jail, then serve the session.
-fn postlogin_child(prep: &Prepared, post: &PostPlan, monitor: i32, sess: OwnedFd) -> i32 {
+fn postlogin_child(
+    prep: &Prepared,
+    post: &PostPlan,
+    monitor: i32,
+    sess: OwnedFd,
+    side: Option<OwnedFd>,
+) -> i32 {
     if process::die_with_parent(monitor).is_err() {
         return 1;
     }
@@ -489,6 +537,7 @@ fn postlogin_child(prep: &Prepared, post: &PostPlan, monitor: i32, sess: OwnedFd
         user: post.user.clone(),
         home: post.home.clone(),
         broker: Some(sess),
+        tls: side.map(|s| (s, post.tls_private)),
         // The drop-box rule: without anon_other_write_enable, the anonymous account's files
         // are uploads that anonymous sessions may neither list nor fetch.
         anon_uid: post.anon_uid.filter(|_| !post.cfg.anon_other_write_enable),

@@ -166,7 +166,7 @@ struct LocalAuth<'a> {
 }
 
 impl prelogin::Authenticator for LocalAuth<'_> {
-    fn login(&mut self, user: &[u8], pass: Secret) -> std::io::Result<LoginReply> {
+    fn login(&mut self, user: &[u8], pass: Secret, _private: bool) -> std::io::Result<LoginReply> {
         // Development mode serves anonymous users only: local users need root.
         let verdict = auth::check(
             &self.prep.cfg,
@@ -198,12 +198,34 @@ pub fn idle_timeout(cfg: &Config) -> Option<Duration> {
 
 fn development(prep: &Prepared) -> i32 {
     let cfg = &prep.cfg;
+    let link = if cfg.ssl_enable {
+        let started = crate::tls::spawn(cfg, None).map_err(|e| e.to_string());
+        match started {
+            Ok(l) => Some(l),
+            Err(e) => {
+                refuse_client(&e);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let code = development_session(prep, link.as_ref());
+    if let Some(l) = link {
+        l.finish();
+    }
+    code
+}
+
+fn development_session(prep: &Prepared, link: Option<&crate::tls::Link>) -> i32 {
+    let cfg = &prep.cfg;
     let mut ctl = Control::new(0, idle_timeout(cfg));
     if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref()).is_err() {
         return 0;
     }
     let mut a = LocalAuth { prep, fails: 0 };
-    let user = match prelogin::run(&mut ctl, cfg, &mut a) {
+    let mut tls = crate::session::tls::State::new(cfg);
+    let user = match prelogin::run(&mut ctl, cfg, &mut a, &mut tls) {
         Ok(prelogin::Outcome::LoggedIn { user }) => user,
         _ => return 0,
     };
@@ -220,6 +242,9 @@ fn development(prep: &Prepared) -> i32 {
         user,
         home: b"/".to_vec(),
         broker: None,
+        tls: link
+            .and_then(|l| l.side.try_clone().ok())
+            .map(|s| (s, tls.private)),
         anon_uid: None,
     };
     match postlogin::run(ctl, ctx) {

@@ -9,11 +9,15 @@ pub mod dirlist;
 pub mod entry;
 pub mod postlogin;
 pub mod prelogin;
+pub mod tls;
 pub mod transfer;
 
 /// FEAT body, in vsftpd's order, plus UTF8: names pass through as bytes.
 pub fn feat_lines(cfg: &crate::config::Config) -> Vec<Vec<u8>> {
     let mut v: Vec<&str> = Vec::new();
+    if cfg.ssl_enable {
+        v.push(" AUTH TLS");
+    }
     if cfg.port_enable {
         v.push(" EPRT");
     }
@@ -23,6 +27,9 @@ pub fn feat_lines(cfg: &crate::config::Config) -> Vec<Vec<u8>> {
     v.push(" MDTM");
     if cfg.pasv_enable {
         v.push(" PASV");
+    }
+    if cfg.ssl_enable {
+        v.extend([" PBSZ", " PROT"]);
     }
     v.extend([" REST STREAM", " SIZE", " TVFS", " UTF8"]);
     v.into_iter().map(|s| s.as_bytes().to_vec()).collect()

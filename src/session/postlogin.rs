@@ -35,6 +35,9 @@ pub struct Context {
     pub home: Vec<u8>,
     /// IPC channel to the monitor (port-20 sockets); None in development mode.
     pub broker: Option<OwnedFd>,
+    /// ssl_enable: the side channel to the TLS holder, and whether PROT P was set before
+    /// login.
+    pub tls: Option<(OwnedFd, bool)>,
     /// The uid of the anonymous account when this session runs as it (its files are
     /// anonymous uploads); None for local users and in development mode.
     pub anon_uid: Option<u32>,
@@ -202,6 +205,9 @@ struct Session {
     rnfr: Option<Vec<u8>>,
     /// See Context::anon_uid.
     anon_uid: Option<u32>,
+    /// ssl_enable: the TLS holder, and what AUTH and PROT set up.
+    tls: Option<super::tls::Link>,
+    tls_state: super::tls::State,
 }
 
 /// Serve a logged-in client until it quits or goes away.
@@ -225,7 +231,15 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
         pending: None,
         rnfr: None,
         anon_uid: ctx.anon_uid,
+        tls: None,
+        tls_state: super::tls::State::default(),
     };
+    if let Some((side, private)) = ctx.tls {
+        let link = super::tls::Link::new(side, &s.cfg);
+        s.tls_state.control = link.control_is_tls()?;
+        s.tls_state.private = private;
+        s.tls = Some(link);
+    }
     let msg = s.dir_message(s.home.clone());
     s.ctl.reply_with_message(230, &msg, "Login successful.")?;
     loop {
@@ -259,6 +273,10 @@ impl Session {
     fn dispatch(&mut self, line: &[u8]) -> io::Result<Flow> {
         let cmd = command::parse(command::trim_eol(line));
         if cmd.verb.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        let (cfg, st) = (&self.cfg, &mut self.tls_state);
+        if super::tls::command(&mut self.ctl, cfg, st, &cmd.verb, cmd.arg.as_deref(), true)? {
             return Ok(Flow::Continue);
         }
         let Some(verb) = lookup(&cmd.verb) else {
@@ -557,6 +575,9 @@ impl Session {
             return Ok(Flow::Continue);
         };
         self.ctl.reply(150, "Here comes the directory listing.")?;
+        let Some(stream) = self.secure_data(stream, false)? else {
+            return Ok(Flow::Continue);
+        };
         Ok(self
             .transfer(Job::List(job), stream, "Directory send OK.")?
             .0)
@@ -606,6 +627,9 @@ impl Session {
         text.extend_from_slice(a);
         text.extend_from_slice(format!(" ({} bytes).", md.len()).as_bytes());
         self.ctl.reply_bytes(150, &text)?;
+        let Some(stream) = self.secure_data(stream, false)? else {
+            return Ok(Flow::Continue);
+        };
         let started = std::time::Instant::now();
         let virt = self.resolve(a).map(|(v, _)| v).unwrap_or_default();
         let rate = self.max_rate();
@@ -614,12 +638,19 @@ impl Session {
             if !ascii && self.cfg.use_sendfile && rate == 0 && md.len() <= transfer::INLINE_MAX {
                 match transfer::try_inline(&file, offset, stream, self.cfg.lock_upload_files) {
                     transfer::Inline::Sent(bytes) => {
+                        let outcome = self.secured_outcome(Outcome::Ok, false)?;
+                        if outcome != Outcome::Ok {
+                            self.ctl.reply(426, "Failure writing network stream.")?;
+                            self.log_transfer(false, &virt, outcome, bytes, started, false);
+                            return Ok(Flow::Continue);
+                        }
                         self.ctl.reply(226, "Transfer complete.")?;
                         self.ctl.touch();
                         self.log_transfer(false, &virt, Outcome::Ok, bytes, started, false);
                         return Ok(Flow::Continue);
                     }
                     transfer::Inline::Shrank(bytes) => {
+                        self.secured_outcome(Outcome::LocalRead, false)?;
                         self.ctl.reply(451, "Failure reading local file.")?;
                         self.ctl.touch();
                         self.log_transfer(false, &virt, Outcome::LocalRead, bytes, started, false);
@@ -693,6 +724,11 @@ impl Session {
     /// sent and None returned.
     fn open_data(&mut self) -> io::Result<Option<TcpStream>> {
         let setup = std::mem::replace(&mut self.data, Setup::None);
+        // SECURITY: force_*_data_ssl: no file or listing goes over a clear data connection.
+        if super::tls::data_forced(&self.cfg, self.anonymous) && !self.tls_state.private {
+            self.ctl.reply(522, "Data connections must be encrypted.")?;
+            return Ok(None);
+        }
         match data::open(
             &self.cfg,
             setup,
@@ -707,6 +743,41 @@ impl Session {
                 Ok(None)
             }
         }
+    }
+
+    /// After the 150 reply: with PROT P, hand the data connection to the TLS holder (the
+    /// client starts the handshake now) and move plain bytes through it. None when the
+    /// handshake failed; the 522 reply is sent.
+    pub(crate) fn secure_data(
+        &mut self,
+        stream: TcpStream,
+        upload: bool,
+    ) -> io::Result<Option<TcpStream>> {
+        let (true, Some(link)) = (self.tls_state.private, self.tls.as_mut()) else {
+            return Ok(Some(stream));
+        };
+        match link.secure(stream, upload)? {
+            super::tls::Secured::Plain(s) => Ok(Some(s)),
+            super::tls::Secured::Refused(text) => {
+                self.ctl.reply(522, text)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The transfer ended with `outcome` on the session's side; with a TLS data connection,
+    /// what the holder says about the TLS stream can still make it a failure (a download
+    /// not delivered, an upload cut off without close_notify).
+    fn secured_outcome(&mut self, outcome: Outcome, upload: bool) -> io::Result<Outcome> {
+        let Some(link) = self.tls.as_mut() else {
+            return Ok(outcome);
+        };
+        let clean = link.finish(outcome != Outcome::Ok)?;
+        Ok(match (outcome, clean, upload) {
+            (Outcome::Ok, false, false) => Outcome::NetWrite,
+            (Outcome::Ok, false, true) => Outcome::NetRead,
+            (o, _, _) => o,
+        })
     }
 
     /// Run a transfer child and serve the control connection until it ends. Returns what
@@ -742,10 +813,12 @@ impl Session {
                     Input::Line(l) => l,
                     Input::Eof | Input::Timeout => {
                         let n = running.abort();
+                        self.secured_outcome(Outcome::Aborted, upload)?;
                         return Ok((Flow::Quit, Outcome::Aborted, n));
                     }
                     Input::TooLong => {
                         let n = running.abort();
+                        self.secured_outcome(Outcome::Aborted, upload)?;
                         self.ctl.reply(500, "Input line too long.")?;
                         return Ok((Flow::Quit, Outcome::Aborted, n));
                     }
@@ -754,6 +827,7 @@ impl Session {
                 match cmd.verb.as_str() {
                     "ABOR" => {
                         let n = running.abort();
+                        self.secured_outcome(Outcome::Aborted, upload)?;
                         if upload {
                             self.ctl.reply(426, "Failure reading network stream.")?;
                         } else {
@@ -780,6 +854,7 @@ impl Session {
                 continue;
             }
             let (outcome, bytes) = running.finish();
+            let outcome = self.secured_outcome(outcome, upload)?;
             self.ctl.touch();
             let (code, text, quit) = match outcome {
                 Outcome::Ok => (226, done, false),

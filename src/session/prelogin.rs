@@ -11,7 +11,8 @@ use std::io;
 
 /// Who checks a login.
 pub trait Authenticator {
-    fn login(&mut self, user: &[u8], pass: Secret) -> io::Result<LoginReply>;
+    /// `private`: PROT P was set before login (kept for the post-login session).
+    fn login(&mut self, user: &[u8], pass: Secret, private: bool) -> io::Result<LoginReply>;
     /// With userlist_enable=YES: may this user go on to PASS?
     fn check_user(&mut self, user: &[u8]) -> io::Result<LoginReply>;
 }
@@ -40,7 +41,12 @@ pub fn greet(ctl: &mut Control, cfg: &Config, banner: Option<&[Vec<u8>]>) -> io:
     }
 }
 
-pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io::Result<Outcome> {
+pub fn run(
+    ctl: &mut Control,
+    cfg: &Config,
+    auth: &mut dyn Authenticator,
+    tls: &mut super::tls::State,
+) -> io::Result<Outcome> {
     let mut user: Option<Vec<u8>> = None;
     let mut local_fails: u32 = 0;
     loop {
@@ -58,6 +64,9 @@ pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io:
         };
         let cmd = command::parse(command::trim_eol(&line));
         let arg = cmd.arg.as_deref();
+        if super::tls::command(ctl, cfg, tls, cmd.verb.as_str(), arg, false)? {
+            continue;
+        }
         match cmd.verb.as_str() {
             "" => {} // empty line: ignored, as NAT devices send them
             "USER" => {
@@ -81,12 +90,17 @@ pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io:
                         }
                     }
                 }
+                let anonymous = is_anonymous_name(name) && cfg.anonymous_enable;
                 if name.len() > limits::USER_MAX {
                     local_fails += 1;
                     ctl.reply(530, "Login incorrect.")?;
+                } else if let Some(why) = super::tls::login_refusal(cfg, tls, anonymous) {
+                    // SECURITY: refused at USER, so a password is never asked for (nor, from
+                    // a well-behaved client, sent) over a connection the policy forbids.
+                    ctl.reply(530, why)?;
                 } else if is_anonymous_name(name) && cfg.anonymous_enable {
                     if cfg.no_anon_password {
-                        match auth.login(name, Secret::new(Vec::new()))? {
+                        match auth.login(name, Secret::new(Vec::new()), tls.private)? {
                             LoginReply::Ok => {
                                 return Ok(Outcome::LoggedIn {
                                     user: name.to_vec(),
@@ -126,7 +140,7 @@ pub fn run(ctl: &mut Control, cfg: &Config, auth: &mut dyn Authenticator) -> io:
                     }
                     continue;
                 }
-                match auth.login(&name, Secret::new(pass.to_vec()))? {
+                match auth.login(&name, Secret::new(pass.to_vec()), tls.private)? {
                     LoginReply::Ok => return Ok(Outcome::LoggedIn { user: name }),
                     LoginReply::Fail => ctl.reply(530, "Login incorrect.")?,
                     LoginReply::FailClose => {

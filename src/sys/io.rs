@@ -139,6 +139,18 @@ pub fn null_stdout_stderr() -> io::Result<()> {
     Ok(())
 }
 
+/// Put /dev/null on descriptor 0 (or just close it when /dev/null cannot be opened), so
+/// this process lets go of whatever fd 0 was.
+pub fn null_stdin() -> io::Result<()> {
+    match std::fs::File::open("/dev/null") {
+        Ok(null) => dup2(null.as_raw_fd(), 0),
+        Err(_) => {
+            close_raw(0);
+            Ok(())
+        }
+    }
+}
+
 /// Close a raw descriptor we know we own and no Rust object owns (0, 1, 2 in children).
 pub fn close_raw(fd: RawFd) {
     // SAFETY: closing a descriptor number has no memory-safety preconditions; the callers
@@ -246,4 +258,48 @@ pub fn set_pipe_size(fd: RawFd, size: usize) {
     unsafe {
         libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int);
     }
+}
+
+/// One descriptor for `poll_many`: what to wait for, and what was found.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interest {
+    pub fd: RawFd,
+    pub read: bool,
+    pub write: bool,
+    /// Readable, or hung up / in error (a read then tells which).
+    pub readable: bool,
+    pub writable: bool,
+}
+
+/// Wait until one of the descriptors is ready as asked (or hung up), or the timeout passes
+/// (`None`: wait forever). Returns false on timeout. Entries with fd < 0 are skipped.
+pub fn poll_many(set: &mut [Interest], timeout: Option<Duration>) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = set
+        .iter()
+        .map(|i| libc::pollfd {
+            fd: i.fd,
+            events: (if i.read { libc::POLLIN } else { 0 })
+                | (if i.write { libc::POLLOUT } else { 0 }),
+            revents: 0,
+        })
+        .collect();
+    let ms: libc::c_int = match timeout {
+        None => -1,
+        Some(t) => t.as_millis().min(i32::MAX as u128) as libc::c_int,
+    };
+    // SAFETY: pfds is a valid array of pfds.len() pollfd structures.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if r == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(true);
+        }
+        return Err(e);
+    }
+    for (i, p) in set.iter_mut().zip(pfds.iter()) {
+        let gone = p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+        i.readable = p.revents & libc::POLLIN != 0 || (gone && i.read);
+        i.writable = p.revents & libc::POLLOUT != 0 || (gone && i.write);
+    }
+    Ok(r > 0)
 }

@@ -173,6 +173,9 @@ impl Session {
         } else {
             self.ctl.reply(150, "Ok to send data.")?;
         }
+        let Some(stream) = self.secure_data(stream, true)? else {
+            return Ok(Flow::Continue);
+        };
         let started = std::time::Instant::now();
         // Where this upload's bytes start in the file: what an interrupted upload stored is
         // what the file holds past this point.
