@@ -275,6 +275,12 @@ impl Session {
         if cmd.verb.is_empty() {
             return Ok(Flow::Continue);
         }
+        // RNFR names a file for the very next command only, whatever that command is and
+        // however it ends (refused, unknown, failed RNFR): only an RNTO gets it back.
+        let rnfr = self.rnfr.take();
+        if cmd.verb == "RNTO" && cmd.arg.is_some() {
+            self.rnfr = rnfr;
+        }
         let (cfg, st) = (&self.cfg, &mut self.tls_state);
         if super::tls::command(&mut self.ctl, cfg, st, &cmd.verb, cmd.arg.as_deref(), true)? {
             return Ok(Flow::Continue);

@@ -109,6 +109,11 @@ impl Session {
         if !self.may_write(need) {
             return self.reply(550, "Permission denied.");
         }
+        // No data connection set up: refuse before anything else is checked and before a
+        // file is created or truncated (vsftpd checks this first too).
+        if matches!(self.data, crate::session::data::Setup::None) {
+            return self.reply(425, "Use PORT or PASV first.");
+        }
         let offset = self.rest;
         // SECURITY: anonymous uploads never overwrite, append to or resume onto an existing
         // file (a drop box's contents stay as they arrived) unless anon_other_write_enable.
@@ -120,6 +125,7 @@ impl Session {
         if offset > 0 && ascii {
             return self.reply(550, "No support for resume of ASCII transfer.");
         }
+
         let mode = self.cfg.file_open_mode;
         let (virt, file) = match kind {
             Kind::Unique => match self.unique_file(arg, mode) {
