@@ -240,9 +240,24 @@ pub fn run(
 impl ControlSide {
     fn client_output_pending(&self) -> bool {
         match &self.tls {
-            Some(t) => t.wants_write(),
+            Some(t) => t.wants_write() || !self.to_client.is_empty(),
             None => !self.to_client.is_empty(),
         }
+    }
+
+    /// TLS mode: move queued replies into rustls, as much as its buffer takes (it refuses
+    /// more than its limit; the rest waits in `to_client`).
+    fn feed_tls(&mut self) -> io::Result<()> {
+        if let Some(conn) = self.tls.as_mut() {
+            while !self.to_client.is_empty() {
+                let n = conn.writer().write(&self.to_client)?;
+                if n == 0 {
+                    break;
+                }
+                self.to_client.drain(..n);
+            }
+        }
+        Ok(())
     }
 
     /// Bytes waiting to go to the client (plain text queued in rustls counts).
@@ -264,9 +279,9 @@ impl ControlSide {
             conn.process_new_packets().map_err(io::Error::other)?;
         }
         let held = std::mem::take(&mut self.held_for_tls);
-        conn.writer().write_all(&held)?;
+        self.to_client = held;
         self.tls = Some(conn);
-        Ok(())
+        self.feed_tls()
     }
 
     fn read_client(&mut self) -> io::Result<()> {
@@ -352,13 +367,12 @@ impl ControlSide {
                 return Ok(());
             }
         };
-        match self.tls.as_mut() {
-            Some(conn) => conn.writer().write_all(&buf[..n]),
-            None => {
-                self.scan_replies(&buf[..n]);
-                Ok(())
-            }
+        if self.tls.is_some() {
+            self.to_client.extend_from_slice(&buf[..n]);
+            return self.feed_tls();
         }
+        self.scan_replies(&buf[..n]);
+        Ok(())
     }
 
     /// Plain mode: queue the session's bytes for the client, watching final reply lines:
@@ -391,11 +405,14 @@ impl ControlSide {
 
     fn write_client(&mut self) -> io::Result<()> {
         match self.tls.as_mut() {
-            Some(conn) => match conn.write_tls(&mut self.client) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => self.client_eof = true,
-            },
+            Some(conn) => {
+                match conn.write_tls(&mut self.client) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => self.client_eof = true,
+                }
+                return self.feed_tls();
+            }
             None => match self.client.write(&self.to_client) {
                 Ok(n) => {
                     self.to_client.drain(..n);
