@@ -106,6 +106,15 @@ pub fn run(
     if opts.implicit {
         c.tls = Some(ServerConnection::new(cfg.clone()).map_err(io::Error::other)?);
     }
+    // Data connections share the session cache but get no TLS 1.3 tickets of their own:
+    // clients resume with the control connection's, and an upload client that never reads
+    // tickets (curl before 8.9) would otherwise close with them unread, and the kernel's
+    // reset would destroy the end of the upload and its close_notify.
+    let data_cfg = {
+        let mut c = (*cfg).clone();
+        c.send_tls13_tickets = 0;
+        Arc::new(c)
+    };
     let mut data = Data::Idle;
     let mut side = side;
     loop {
@@ -212,7 +221,7 @@ pub fn run(
                     sock_stream.set_nonblocking(true)?;
                     data = Data::Handshake {
                         conn: Box::new(
-                            ServerConnection::new(cfg.clone()).map_err(io::Error::other)?,
+                            ServerConnection::new(data_cfg.clone()).map_err(io::Error::other)?,
                         ),
                         sock: sock_stream,
                         upload,
@@ -558,6 +567,8 @@ impl Pump {
         }
         let mut buf = [0u8; 16 * 1024];
         if net.readable {
+            // An upload that fails on the network side still delivers what was decrypted
+            // (the file keeps every byte that arrived); it is just not clean.
             match self.conn.read_tls(&mut self.sock) {
                 Ok(0) => {
                     if !self.upload {
@@ -567,9 +578,15 @@ impl Pump {
                     self.ended.get_or_insert(false);
                 }
                 Ok(_) => {
-                    self.conn.process_new_packets().map_err(io::Error::other)?;
+                    if let Err(e) = self.conn.process_new_packets() {
+                        if !self.upload {
+                            return Err(io::Error::other(e));
+                        }
+                        self.ended = Some(false);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) if self.upload => self.ended = Some(false),
                 Err(e) => return Err(e),
             }
             if self.upload {
@@ -582,12 +599,12 @@ impl Pump {
                         }
                         Ok(n) => self.to_plain.extend_from_slice(&buf[..n]),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // TCP closed without close_notify: truncated, maybe by an attacker.
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        // Anything else (TCP closed without close_notify, a TLS error):
+                        // truncated, maybe by an attacker.
+                        Err(_) => {
                             self.ended = Some(false);
                             break;
                         }
-                        Err(e) => return Err(e),
                     }
                 }
             }
