@@ -10,7 +10,7 @@ fn one_process_serves_the_tree_as_the_launching_user() {
     f.file("pub/hello.txt", b"hello\n", 0o644);
     let inetd = f.inetd();
     let mut c = inetd.login();
-    let pid = inetd.pids()[0];
+    let pid = common::procs::monitor(&inetd);
     // A single process: no monitor above a session, no session child.
     assert!(
         common::descendants(pid).is_empty(),

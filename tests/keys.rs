@@ -994,7 +994,7 @@ fn anon_root_unset_serves_the_ftp_users_home() {
         "550 Could not get file size.",
     );
     // The post-login session is jailed there: its /proc root is the home.
-    let monitor = inetd.pids()[0];
+    let monitor = common::procs::monitor(&inetd);
     let roots: Vec<String> = common::descendants(monitor)
         .into_iter()
         .filter_map(|p| std::fs::read_link(format!("/proc/{p}/root")).ok())

@@ -503,7 +503,7 @@ fn only_processes_that_need_them_hold_the_log_files() {
         ));
         let inetd = f.inetd();
         let _c = inetd.connect();
-        let monitor = inetd.pids()[0];
+        let monitor = common::procs::monitor(&inetd);
         let t = Instant::now();
         let pre = loop {
             if let Some(p) = common::descendants(monitor).first() {
