@@ -928,6 +928,12 @@ fn lftp_mirrors_non_utf8_names_both_ways() {
     }
     std::fs::write(bpath(&served, b"big \xa4.bin"), random_bytes(300_000, 84)).unwrap();
     std::fs::write(bpath(&local, b"big \xa4.bin"), random_bytes(300_000, 84)).unwrap();
+    // Old times locally, so that keeping them is visible after the upload.
+    for (k, (rel, body)) in names.iter().enumerate() {
+        if body.is_some() {
+            set_mtime(&bpath(&local, rel), T2020 + 3600 * k as u64);
+        }
+    }
     assert_ok(
         "chmod",
         &Command::new("chmod")
@@ -951,6 +957,19 @@ fn lftp_mirrors_non_utf8_names_both_ways() {
     assert!(log.contains("---> STOR "), "{log}");
     let want_up = tree_of(&local);
     assert_same_tree("mirror -R", &tree_of(&pubd.join("up")), &want_up);
+    // lftp keeps each file's time with MFMT (FEAT lists it): the times on disk agree.
+    assert!(log.contains("---> MFMT "), "{log}");
+    for (rel, body) in &want_up {
+        if body.is_some() {
+            let mtime = |base: &Path| std::fs::metadata(bpath(base, rel)).unwrap().mtime();
+            assert_eq!(
+                mtime(&pubd.join("up")),
+                mtime(&local),
+                "{}",
+                String::from_utf8_lossy(rel)
+            );
+        }
+    }
     // A second mirror finds nothing to do: the names it lists (MLSD) are the ones it has.
     let (o, log) = lftp(&inetd, &f.dir, "", "mirror -R --no-perms local pub/up");
     assert_ok("lftp mirror -R again", &o);
