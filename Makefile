@@ -21,7 +21,11 @@ CARGO ?= cargo
 # iproute2 (ss) and systemd (systemd-analyze verify, systemd-socket-activate; not started,
 # systemd is not PID 1 in CI) are for tests/install.rs; openssl (test certificates) for
 # tests/tls.rs.
-PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl
+# python3-venv: tests/mlsx.rs runs aioftp (from PyPI) in a venv, target/pyenv.
+PKGS = curl lftp tnftp wget python3 python3-venv groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl
+# The PyPI packages the tests use, installed into PYENV by `make deps`.
+PYENV ?= target/pyenv
+PYPI_PKGS = aioftp
 
 # ---- Demo (make run) ------------------------------------------------------------------
 DEMO_DIR ?= demo
@@ -96,9 +100,10 @@ bench: build
 print-pkgs:
 	@echo $(PKGS)
 
-# What the tests need from the system: the packages above and the `ftp` user that
-# anonymous sessions run as (ftp_username=ftp). Installs as root; otherwise says what is
-# missing and goes on, so the tests that can run still do (root-only ones skip).
+# What the tests need from the system: the packages above, the `ftp` user that
+# anonymous sessions run as (ftp_username=ftp), and PYPI_PKGS in the venv PYENV. Installs
+# the packages as root; otherwise says what is missing and goes on, so the tests that can
+# run still do (root-only ones skip).
 deps:
 	@missing=$$(for p in $(PKGS); do \
 		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || echo "$$p"; \
@@ -117,6 +122,11 @@ deps:
 		[ -z "$$missing" ] || echo "WARNING: not root, so not installing these packages; the tests that use them will fail: $$missing (as root: apt-get install $$missing)"; \
 		getent passwd ftp >/dev/null || echo "WARNING: no user 'ftp' (as root: useradd --system --home-dir /srv/ftp --shell /usr/sbin/nologin ftp)"; \
 		echo "WARNING: not root: the tests that need root (privilege separation, xinetd, local users) are skipped; run make test as root for all of them."; \
+	fi; \
+	if ! $(PYENV)/bin/python -c 'import aioftp' >/dev/null 2>&1; then \
+		echo "==> $(PYENV): $(PYPI_PKGS) from PyPI"; \
+		{ $(PYTHON) -m venv $(PYENV) && $(PYENV)/bin/pip install -q $(PYPI_PKGS); } || \
+			echo "WARNING: could not make $(PYENV) with $(PYPI_PKGS); tests/mlsx.rs tries again and fails without it"; \
 	fi
 
 # The last line is a plain 'tests: N passed, N failed, N skipped' summed over every test

@@ -882,8 +882,9 @@ fn policies_on_a_clear_control_connection() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n AUTH TLS\n EPRT\n EPSV\n MDTM\n PASV\n PBSZ\n PROT\n REST STREAM\n \
-         SIZE\n TVFS\n UTF8\n211 End",
+        "211-Features:\n AUTH TLS\n EPRT\n EPSV\n MDTM\n MFMT\n \
+         MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n PBSZ\n PROT\n \
+         REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
     );
     exact(&mut c, "PBSZ 0", "503 PBSZ needs a secure connection.");
     exact(&mut c, "PROT P", "503 PROT needs a secure connection.");
@@ -951,7 +952,9 @@ fn policies_on_a_clear_control_connection() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n EPRT\n EPSV\n MDTM\n PASV\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
+        "211-Features:\n EPRT\n EPSV\n MDTM\n MFMT\n \
+         MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n REST STREAM\n SIZE\n \
+         TVFS\n UTF8\n211 End",
     );
     exact(&mut c, "AUTH TLS", "530 Please login with USER and PASS.");
     exact(&mut c, "PBSZ 0", "530 Please login with USER and PASS.");

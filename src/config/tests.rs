@@ -179,6 +179,7 @@ const EXTRA_KEYS: &[&str] = &[
 
 const IMPLEMENTED: &[&str] = &[
     "allow_anon_ssl",
+    "utf8_filesystem",
     "force_anon_data_ssl",
     "force_anon_logins_ssl",
     "force_local_data_ssl",

@@ -1,6 +1,6 @@
 //! Directory listings as FTP clients parse them: the `ls -l` lines of LIST (and STAT with a
 //! path), the bare names of NLST, the LIST/NLST option syntax, the listing order, and the
-//! MDTM time stamp.
+//! MDTM time stamp (both ways: MDTM and MFMT with a time set it).
 //!
 //! Owns: the bytes of every listing line, byte-identical to vsftpd 3.0.3's (fixtures below
 //! were recorded from the live vsftpd 3.0.3-13 binary), and the calendar arithmetic behind
@@ -235,6 +235,45 @@ pub fn format_mdtm(t: i64) -> String {
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
 
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parse an MDTM/MFMT time stamp `YYYYMMDDHHMMSS` (UTC) into Unix seconds.
+pub fn parse_mdtm(t: &[u8]) -> Option<i64> {
+    if t.len() != 14 || !t.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |a: usize, b: usize| std::str::from_utf8(&t[a..b]).ok()?.parse::<u32>().ok();
+    let (y, mo, d, h, mi, s) = (
+        n(0, 4)?,
+        n(4, 6)?,
+        n(6, 8)?,
+        n(8, 10)?,
+        n(10, 12)?,
+        n(12, 14)?,
+    );
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // A date that does not exist (30 February) is refused, not moved to the next month.
+    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y as i64, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64)
+}
+
 /// Decimal digits of `n` into a stack buffer (no allocation: listings format millions of
 /// numbers); returns the used tail of the buffer.
 fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
@@ -387,6 +426,24 @@ pub fn sort_entries(entries: &mut [Entry<'_>], time_sort: bool, reverse: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdtm_times_parse() {
+        assert_eq!(parse_mdtm(b"19700101000000"), Some(0));
+        assert_eq!(parse_mdtm(b"20200101120000"), Some(1_577_880_000));
+        assert_eq!(parse_mdtm(b"20240229235959"), Some(1_709_251_199));
+        assert_eq!(parse_mdtm(b"20201301000000"), None);
+        assert_eq!(parse_mdtm(b"2020010112000"), None);
+        assert_eq!(parse_mdtm(b"2020010112000x"), None);
+        assert_eq!(parse_mdtm(b"20230229000000"), None);
+        assert_eq!(parse_mdtm(b"20200431000000"), None);
+        assert_eq!(parse_mdtm(b"21000229000000"), None);
+        assert!(parse_mdtm(b"20000229000000").is_some());
+        // Round trip with the formatter.
+        for t in [0, 1_577_880_000, 1_709_251_199, 253_402_300_799] {
+            assert_eq!(parse_mdtm(format_mdtm(t).as_bytes()), Some(t));
+        }
+    }
 
     const REG: u32 = S_IFREG;
     const DIR: u32 = S_IFDIR;

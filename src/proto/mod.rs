@@ -1,5 +1,6 @@
-//! Pure, I/O-free FTP protocol helpers: command lines, virtual paths, `ls -l` formatting, bounded glob
-//! matching, PORT/EPRT/PASV/EPSV arguments and ASCII-mode conversion.
+//! Pure, I/O-free FTP protocol helpers: command lines, virtual paths, `ls -l` formatting,
+//! machine listings (MLST/MLSD facts), bounded glob matching, PORT/EPRT/PASV/EPSV arguments
+//! and ASCII-mode conversion.
 //!
 //! Owns: nothing but computation. No module here opens a file, reads a clock, touches a socket
 //! or calls into libc; callers pass in every fact (stat results, the current time, addresses).
@@ -12,4 +13,5 @@ pub mod ascii;
 pub mod command;
 pub mod glob;
 pub mod listing;
+pub mod mlsx;
 pub mod path;

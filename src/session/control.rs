@@ -131,13 +131,25 @@ impl Control {
         middle: &[Vec<u8>],
         last: &str,
     ) -> io::Result<()> {
+        self.reply_multi_bytes(code, first.as_bytes(), middle, last.as_bytes())
+    }
+
+    /// `reply_multi` whose first and last lines may hold bytes from the file system
+    /// (MLST's `250-Listing path`).
+    pub fn reply_multi_bytes(
+        &mut self,
+        code: u16,
+        first: &[u8],
+        middle: &[Vec<u8>],
+        last: &[u8],
+    ) -> io::Result<()> {
         let mut out = Vec::new();
-        push_line(&mut out, code, b'-', first.as_bytes());
+        push_line(&mut out, code, b'-', first);
         for m in middle {
             out.extend_from_slice(&sanitize(m));
             out.extend_from_slice(b"\r\n");
         }
-        push_line(&mut out, code, b' ', last.as_bytes());
+        push_line(&mut out, code, b' ', last);
         self.send(&out)
     }
 

@@ -1,10 +1,11 @@
-//! Directory listings for LIST, NLST and `STAT path`: read the directory (or one file),
-//! filter hidden names and globs, sort like vsftpd, and write `ls -l` lines (or names)
-//! through proto::listing. Runs in a transfer child (LIST/NLST) or in the post-login
-//! session (STAT), inside the user's jail and with the user's identity.
+//! Directory listings for LIST, NLST, MLSD and `STAT path`: read the directory (or one
+//! file), filter hidden names and globs, sort like vsftpd, and write `ls -l` lines (or
+//! names) through proto::listing, or MLSD entries through proto::mlsx. Runs in a transfer
+//! child (LIST/NLST/MLSD) or in the post-login session (STAT), inside the user's jail and
+//! with the user's identity.
 
 use crate::limits;
-use crate::proto::{glob, listing};
+use crate::proto::{glob, listing, mlsx};
 use crate::sys;
 use std::fs::Metadata;
 use std::io::{self, Write};
@@ -56,6 +57,19 @@ pub struct ListJob {
     pub deny: Option<Vec<u8>>,
     /// Most entries in the whole listing (limits::LIST_ENTRIES_MAX).
     pub max_entries: usize,
+    /// MLSD: machine-listing entries instead of `ls` lines (never recursive, no glob).
+    pub mlsx: Option<Mlsx>,
+}
+
+/// What an MLSD listing needs beyond a LIST.
+#[derive(Debug, Clone)]
+pub struct Mlsx {
+    /// The facts the session chose (OPTS MLST).
+    pub facts: mlsx::Facts,
+    /// The session's identity and rights, for the `perm` fact.
+    pub access: mlsx::Access,
+    /// The `type=cdir` entry of the listed directory, CR LF included: written first.
+    pub cdir: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -70,7 +84,7 @@ pub enum ListError {
     Write(io::Error),
 }
 
-/// One listed entry, compact (48 bytes): a listing of a million names must not need a
+/// One listed entry, compact (64 bytes): a listing of a million names must not need a
 /// Metadata (and two allocations) per name. Names live in `Rows::arena`; the link targets
 /// of symlinks in `Rows::links`.
 #[derive(Clone, Copy)]
@@ -86,6 +100,9 @@ struct Row {
     nlink: u32,
     size: u64,
     mtime: i64,
+    /// Device and inode (MLSD's `unique` fact).
+    dev: u64,
+    ino: u64,
 }
 
 /// The sort key of a name (see Row::key).
@@ -107,6 +124,8 @@ impl Row {
         nlink: 0,
         size: 0,
         mtime: 0,
+        dev: 0,
+        ino: 0,
     };
 
     fn fill(&mut self, st: &sys::fs::StatInfo) {
@@ -116,6 +135,8 @@ impl Row {
         self.nlink = st.nlink.min(u64::from(u32::MAX)) as u32;
         self.size = st.size;
         self.mtime = st.mtime;
+        self.dev = st.dev;
+        self.ino = st.ino;
     }
 }
 
@@ -123,8 +144,9 @@ impl Row {
 /// the other core, while the transfer child stats the first half.
 const SPLIT_AT: usize = 8192;
 
-/// Words of shared memory per entry the helper stats: mode|uid, gid|nlink, size, mtime.
-const WORDS: usize = 4;
+/// Words of shared memory per entry the helper stats: mode|uid, gid|nlink, size, mtime,
+/// dev, ino.
+const WORDS: usize = 6;
 
 #[derive(Default)]
 struct Rows {
@@ -132,6 +154,8 @@ struct Rows {
     rows: Vec<Row>,
     /// (name offset, target span) of symlinks in long listings.
     links: Vec<(u32, (u32, u32))>,
+    /// The listed directory's mode and owner (MLSD's `perm` of its entries).
+    dir: Option<mlsx::Node>,
 }
 
 impl Rows {
@@ -190,6 +214,8 @@ impl Rows {
                         nlink: w(1) & 0xffff_ffff,
                         size: w(2),
                         mtime: w(3) as i64,
+                        dev: w(4),
+                        ino: w(5),
                     });
                 }
             }
@@ -230,6 +256,8 @@ impl Rows {
             nlink: md.nlink(),
             size: md.size(),
             mtime: md.mtime(),
+            dev: md.dev(),
+            ino: md.ino(),
         });
         if let Some(p) = link.filter(|_| md.file_type().is_symlink()) {
             if let Ok(t) = std::fs::read_link(p) {
@@ -268,6 +296,8 @@ fn spawn_stat_helper(
                     );
                     words.set(k * WORDS + 2, st.size);
                     words.set(k * WORDS + 3, st.mtime as u64);
+                    words.set(k * WORDS + 4, st.dev);
+                    words.set(k * WORDS + 5, st.ino);
                 }
             }
             sys::process::exit_now(0);
@@ -303,6 +333,9 @@ pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
             let mut budget = job.max_entries;
             let mut cut = false;
             let rows = read_dir_rows(job, real, pattern.as_deref(), &mut budget, &mut cut)?;
+            if let Some(m) = &job.mlsx {
+                out.write_all(&m.cdir).map_err(ListError::Write)?;
+            }
             emit(job, rows, &job.prefix, out)?;
             if cut {
                 return Err(ListError::Cut);
@@ -438,6 +471,11 @@ fn read_dir_rows(
         if !listing::is_shown(name, job.all, job.force_dot_files, pattern) {
             continue;
         }
+        // SECURITY: a name with CR or LF would end an MLSD entry early and forge the rest;
+        // such names are left out of machine listings (LIST shows them as they are).
+        if job.mlsx.is_some() && !mlsx::listable_name(name) {
+            continue;
+        }
         if let Some(p) = pattern {
             // The budget bounds one match (limits::GLOB_STEPS_MAX), as vsftpd
             // bounds its matcher per name.
@@ -464,10 +502,28 @@ fn read_dir_rows(
     // NLST without the drop-box rule needs only names; everything else (and a recursive
     // listing, which must know the directories) needs the stat of each entry, which is
     // the kernel work that bounds a long listing.
-    if job.long || job.hide_uid.is_some() || job.recursive {
+    if job.long || job.hide_uid.is_some() || job.recursive || job.mlsx.is_some() {
         let dir = std::fs::File::open(real).map_err(|_| ListError::OpenDir)?;
         use std::os::fd::AsRawFd;
         rows.stat_from(first, dir.as_raw_fd(), job.long);
+        if job.mlsx.is_some() {
+            rows.dir = Some(mlsx::Node {
+                mode: dmd.mode(),
+                uid: dmd.uid(),
+                gid: dmd.gid(),
+            });
+            // MLSD describes what a symlink leads to (its type, size and time), as
+            // RETR and CWD see it; one that leads nowhere stays a symlink. The target's
+            // owner counts for the drop-box rule below, as it does for RETR.
+            for i in 0..rows.rows.len() {
+                if rows.rows[i].mode & 0o170000 == 0o120000 {
+                    let n = rows.rows[i].name;
+                    if let Ok(st) = sys::fs::stat_at(dir.as_raw_fd(), rows.bytes(n)) {
+                        rows.rows[i].fill(&st);
+                    }
+                }
+            }
+        }
         let hide = job.hide_uid;
         // Entries that vanished meanwhile (mode 0) and the anonymous account's own
         // files (the drop-box rule) are not listed.
@@ -488,6 +544,7 @@ fn emit(
         arena,
         rows: mut list,
         mut links,
+        dir,
     } = rows;
     let name_of = |r: &Row| &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
     // Name order: the key prefix first, the whole name only when the prefixes are equal.
@@ -505,6 +562,7 @@ fn emit(
         arena,
         rows: Vec::new(),
         links,
+        dir,
     };
     let to_local = |t: i64| crate::sys::time::to_local(t);
     let style = listing::LsStyle {
@@ -522,7 +580,26 @@ fn emit(
     for r in &list {
         line.clear();
         let name = rows.bytes(r.name);
-        if job.long {
+        if let Some(m) = &job.mlsx {
+            let o = mlsx::Object {
+                name,
+                mode: r.mode,
+                uid: r.uid,
+                gid: r.gid,
+                size: r.size,
+                mtime: r.mtime,
+                dev: r.dev,
+                ino: r.ino,
+            };
+            // deny_file names are listed (as LIST lists them) but no command works on them.
+            let denied = job.deny.as_ref().is_some_and(|d| {
+                let mut steps = limits::GLOB_STEPS_MAX;
+                glob::matches(d, name, &mut steps).unwrap_or(true)
+            });
+            let perm = m.access.perm(o.node(), rows.dir, denied);
+            mlsx::format_entry(&o, mlsx::Role::Entry, m.facts, &perm, &mut line);
+            line.extend_from_slice(b"\r\n");
+        } else if job.long {
             let e = listing::Entry {
                 name,
                 mode: r.mode,
@@ -577,7 +654,91 @@ mod tests {
             heading: b".".to_vec(),
             deny: None,
             max_entries,
+            mlsx: None,
         }
+    }
+
+    /// MLSD: the cdir entry first, then the entries in name order with the chosen facts;
+    /// symlinks followed (a dangling one stays a symlink); dot files, hide_file names and
+    /// names with CR or LF left out; deny_file names listed without permissions; the
+    /// entry bound as for LIST.
+    #[test]
+    fn mlsd_entries() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rsftpd-dirlist-mlsd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a.txt"), b"hello\n").unwrap();
+        std::fs::set_permissions(dir.join("a.txt"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+        std::fs::write(dir.join(".dot"), b"").unwrap();
+        std::fs::write(dir.join("hidden.tmp"), b"").unwrap();
+        std::fs::write(dir.join("secret"), b"").unwrap();
+        std::fs::write(dir.join("bad\r\n226 forged"), b"").unwrap();
+        std::fs::write(dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"xy").unwrap();
+        for (name, mode) in [
+            (&b"sub"[..], 0o755),
+            (b"caf\xe9", 0o644),
+            (b"secret", 0o644),
+        ] {
+            let p = dir.join(std::ffi::OsStr::from_bytes(name));
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::os::unix::fs::symlink("a.txt", dir.join("link")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.join("dangling")).unwrap();
+        let facts = mlsx::Facts::NONE
+            .with(mlsx::Fact::Type)
+            .with(mlsx::Fact::Size)
+            .with(mlsx::Fact::Perm)
+            .with(mlsx::Fact::UnixMode);
+        let access = mlsx::Access {
+            uid: sys::process::uid(),
+            groups: vec![sys::process::gid()],
+            download: true,
+            list: true,
+            upload: false,
+            overwrite: false,
+            mkdir: false,
+            other: false,
+            world_readable_only: false,
+        };
+        let mut j = job(dir.clone(), false, 100);
+        j.hide = Some(b"*.tmp".to_vec());
+        j.deny = Some(b"secret".to_vec());
+        j.mlsx = Some(Mlsx {
+            facts,
+            access,
+            cdir: b"type=cdir; .\r\n".to_vec(),
+        });
+        let mut out = Vec::new();
+        produce(&j, &mut out).unwrap();
+        let want: &[&[u8]] = &[
+            b"type=cdir; .",
+            b"type=file;size=6;perm=r;unix.mode=0640; a.txt",
+            b"type=file;size=2;perm=r;unix.mode=0644; caf\xe9",
+            b"type=OS.unix=symlink;perm=;unix.mode=0777; dangling",
+            b"type=file;size=6;perm=r;unix.mode=0640; link",
+            b"type=file;size=0;perm=;unix.mode=0644; secret",
+            b"type=dir;perm=el;unix.mode=0755; sub",
+        ];
+        let got: Vec<&[u8]> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let want: Vec<Vec<u8>> = want.iter().map(|l| [*l, b"\r"].concat()).collect();
+        assert_eq!(
+            got,
+            want.iter().map(|l| l.as_slice()).collect::<Vec<_>>(),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // The bound: three of the seven shown entries fit; the cdir line is no entry.
+        j.max_entries = 3;
+        let mut out = Vec::new();
+        assert!(matches!(produce(&j, &mut out), Err(ListError::Cut)));
+        assert_eq!(out.split(|&b| b == b'\n').count() - 1, 4);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The entry bound is never silent: what fits is written and the listing says it was

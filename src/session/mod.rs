@@ -12,36 +12,48 @@ pub mod prelogin;
 pub mod tls;
 pub mod transfer;
 
-/// FEAT body, in vsftpd's order, plus UTF8: names pass through as bytes.
-pub fn feat_lines(cfg: &crate::config::Config) -> Vec<Vec<u8>> {
-    let mut v: Vec<&str> = Vec::new();
+/// FEAT body, in vsftpd's (alphabetical) order, with rsftpd's additions in their places:
+/// MFMT when MDTM may set times (write_enable and mdtm_write), the MLST line with the facts
+/// this session has enabled (`mlst`; before login, all of them), and UTF8: names pass
+/// through as bytes.
+pub fn feat_lines(cfg: &crate::config::Config, mlst: crate::proto::mlsx::Facts) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = Vec::new();
+    let mut add = |s: &str| v.push(s.as_bytes().to_vec());
     if cfg.ssl_enable {
-        v.push(" AUTH TLS");
+        add(" AUTH TLS");
     }
     if cfg.port_enable {
-        v.push(" EPRT");
+        add(" EPRT");
     }
     if cfg.pasv_enable {
-        v.push(" EPSV");
+        add(" EPSV");
     }
-    v.push(" MDTM");
+    add(" MDTM");
+    if cfg.write_enable && cfg.mdtm_write {
+        add(" MFMT");
+    }
+    v.push(mlst.feat_line(crate::proto::mlsx::Facts::supported(cfg.hide_ids)));
+    let mut add = |s: &str| v.push(s.as_bytes().to_vec());
     if cfg.pasv_enable {
-        v.push(" PASV");
+        add(" PASV");
     }
     if cfg.ssl_enable {
-        v.extend([" PBSZ", " PROT"]);
+        add(" PBSZ");
+        add(" PROT");
     }
-    v.extend([" REST STREAM", " SIZE", " TVFS", " UTF8"]);
-    v.into_iter().map(|s| s.as_bytes().to_vec()).collect()
+    for s in [" REST STREAM", " SIZE", " TVFS", " UTF8"] {
+        add(s);
+    }
+    v
 }
 
 /// HELP body: the commands rsftpd recognises, in vsftpd's layout.
 pub fn help_lines() -> Vec<Vec<u8>> {
     [
-        " ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MKD",
-        " MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD  RNFR",
-        " RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD",
-        " XPWD XRMD",
+        " ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MFMT",
+        " MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST",
+        " RETR RMD  RNFR RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER",
+        " XCUP XCWD XMKD XPWD XRMD",
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())

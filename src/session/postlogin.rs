@@ -9,6 +9,7 @@ use super::data::{self, Setup};
 use super::dirlist::{self, ListJob, Target};
 use super::transfer::{self, Job, Outcome};
 
+mod mlsx;
 mod write;
 use crate::config::Config;
 use crate::log;
@@ -92,7 +93,7 @@ static VERBS: &[Verb] = &[
     v("EPRT", Req, false, Session::eprt),
     v("EPSV", Opt, false, Session::epsv),
     v("FEAT", No, false, |s, _| {
-        let lines = super::feat_lines(&s.cfg);
+        let lines = super::feat_lines(&s.cfg, s.mlst_facts);
         s.ctl.reply_multi(211, "Features:", &lines, "End")?;
         Ok(Flow::Continue)
     }),
@@ -109,10 +110,10 @@ static VERBS: &[Verb] = &[
     v("LANG", Opt, false, Session::not_implemented),
     v("LIST", Opt, false, |s, a| s.list(a, true)),
     v("MDTM", Req, false, Session::mdtm),
-    v("MFMT", Req, true, Session::not_implemented),
+    v("MFMT", Req, true, Session::mfmt),
     v("MKD", Req, true, Session::mkd),
-    v("MLSD", Opt, false, Session::not_implemented),
-    v("MLST", Opt, false, Session::not_implemented),
+    v("MLSD", Opt, false, Session::mlsd),
+    v("MLST", Opt, false, Session::mlst),
     v("MODE", Req, false, |s, a| {
         if a.is_some_and(|m| m.eq_ignore_ascii_case(b"S")) {
             s.reply(200, "Mode set to S.")
@@ -122,9 +123,12 @@ static VERBS: &[Verb] = &[
     }),
     v("NLST", Opt, false, |s, a| s.list(a, false)),
     v("NOOP", No, false, |s, _| s.reply(200, "NOOP ok.")),
-    v("OPTS", Req, false, |s, a| {
-        super::prelogin::opts(&mut s.ctl, a)?;
-        Ok(Flow::Continue)
+    v("OPTS", Req, false, |s, a| match a {
+        Some(a) if super::prelogin::is_opts_mlst(a) => s.opts_mlst(a.get(5..).unwrap_or(b"")),
+        _ => {
+            super::prelogin::opts(&mut s.ctl, a)?;
+            Ok(Flow::Continue)
+        }
     }),
     v("P@SW", No, false, Session::pasv),
     v("PASS", Opt, false, |s, _| {
@@ -208,10 +212,13 @@ struct Session {
     /// ssl_enable: the TLS holder, and what AUTH and PROT set up.
     tls: Option<super::tls::Link>,
     tls_state: super::tls::State,
+    /// The facts MLST and MLSD show (OPTS MLST); all supported ones at first.
+    mlst_facts: crate::proto::mlsx::Facts,
 }
 
 /// Serve a logged-in client until it quits or goes away.
 pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
+    let mlst_facts = crate::proto::mlsx::Facts::supported(ctx.cfg.hide_ids);
     let mut s = Session {
         ctl,
         cfg: ctx.cfg,
@@ -233,6 +240,7 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
         anon_uid: ctx.anon_uid,
         tls: None,
         tls_state: super::tls::State::default(),
+        mlst_facts,
     };
     if let Some((side, private)) = ctx.tls {
         let link = super::tls::Link::new(side, &s.cfg);
@@ -566,6 +574,7 @@ impl Session {
             heading,
             deny: self.cfg.deny_file.as_ref().map(|d| d.as_bytes().to_vec()),
             max_entries: crate::limits::LIST_ENTRIES_MAX,
+            mlsx: None,
         })
     }
 
@@ -585,7 +594,7 @@ impl Session {
             return Ok(Flow::Continue);
         };
         Ok(self
-            .transfer(Job::List(job), stream, "Directory send OK.")?
+            .transfer(Job::List(Box::new(job)), stream, "Directory send OK.")?
             .0)
     }
 

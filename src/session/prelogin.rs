@@ -153,7 +153,14 @@ pub fn run(
                 ctl.reply(221, "Goodbye.")?;
                 return Ok(Outcome::Closed);
             }
-            "FEAT" => ctl.reply_multi(211, "Features:", &super::feat_lines(cfg), "End")?,
+            "FEAT" => {
+                let mlst = crate::proto::mlsx::Facts::supported(cfg.hide_ids);
+                ctl.reply_multi(211, "Features:", &super::feat_lines(cfg, mlst), "End")?
+            }
+            // The facts chosen belong to the logged-in session, which starts afresh.
+            "OPTS" if arg.is_some_and(is_opts_mlst) => {
+                ctl.reply(530, "Please login with USER and PASS.")?
+            }
             "OPTS" => opts(ctl, arg)?,
             "HELP" => ctl.reply_multi(
                 214,
@@ -166,12 +173,22 @@ pub fn run(
     }
 }
 
-/// OPTS, the same before and after login.
+/// Is this OPTS argument `MLST` with or without a fact list?
+pub fn is_opts_mlst(arg: &[u8]) -> bool {
+    arg.len() >= 4 && arg[..4].eq_ignore_ascii_case(b"MLST") && (arg.len() == 4 || arg[4] == b' ')
+}
+
+/// OPTS UTF8, the same before and after login (OPTS MLST is the post-login session's).
+/// Names pass through as bytes both ways whatever the client asks (rsftpd converts no
+/// character set), so ON and OFF are both accepted and change nothing.
 pub fn opts(ctl: &mut Control, arg: Option<&[u8]>) -> io::Result<()> {
     match arg {
         None => ctl.reply(501, "OPTS needs an argument."),
         Some(a) if a.eq_ignore_ascii_case(b"UTF8 ON") || a.eq_ignore_ascii_case(b"UTF8") => {
             ctl.reply(200, "Always in UTF8 mode.")
+        }
+        Some(a) if a.eq_ignore_ascii_case(b"UTF8 OFF") => {
+            ctl.reply(200, "UTF8 off: names are still sent as they are on disk.")
         }
         Some(_) => ctl.reply(501, "Option not understood."),
     }

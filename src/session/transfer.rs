@@ -25,8 +25,8 @@ pub enum Job {
         /// Bytes per second (anon_max_rate/local_max_rate); 0 = unlimited.
         rate: u64,
     },
-    /// Send a directory listing.
-    List(ListJob),
+    /// Send a directory listing (boxed: a ListJob is far larger than the other jobs).
+    List(Box<ListJob>),
     /// Receive a file, writing from `offset`; `ascii` converts CRLF to LF.
     Stor {
         file: File,

@@ -1,6 +1,7 @@
 //! Identity: user look-ups (done before any chroot) and the one function that changes a
 //! process's identity, in one order, then verifies the result. Run by the monitor's forked
-//! children (pre-login and post-login sessions) right after the fork, while still root.
+//! children (pre-login and post-login sessions) right after the fork, while still root;
+//! `effective` is read by post-login sessions (the identity MLSD's `perm` fact is for).
 
 use super::cvt;
 use std::ffi::CString;
@@ -184,4 +185,25 @@ pub fn capabilities() -> io::Result<(u64, u64, u64)> {
         join(data[0].permitted, data[1].permitted),
         join(data[0].inheritable, data[1].inheritable),
     ))
+}
+
+/// This process's effective uid and the groups it acts with: the effective gid first, then
+/// the supplementary groups (for MLSD's `perm` fact, which tells what the session may do).
+pub fn effective() -> (u32, Vec<u32>) {
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut groups = vec![gid];
+    // SAFETY: a size of 0 asks only for the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n > 0 {
+        // Linux's NGROUPS_MAX is 65536: the count is bounded by the kernel.
+        let mut buf = vec![0 as libc::gid_t; n as usize];
+        // SAFETY: buf holds n gids.
+        let got = unsafe { libc::getgroups(n, buf.as_mut_ptr()) };
+        if got > 0 {
+            buf.truncate(got as usize);
+            groups.extend(buf.into_iter().filter(|&g| g != gid));
+        }
+    }
+    (uid, groups)
 }

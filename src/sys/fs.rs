@@ -141,7 +141,8 @@ fn lock(file: &File, exclusive: bool, wait: bool) -> io::Result<()> {
     super::retry(|| cvt(unsafe { libc::fcntl(file.as_raw_fd(), cmd, &fl) })).map(|_| ())
 }
 
-/// What a long listing needs of an entry (lstat semantics: a symlink is itself).
+/// What a listing needs of an entry (lstat semantics unless said otherwise: a symlink is
+/// itself).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatInfo {
     pub mode: u32,
@@ -150,11 +151,28 @@ pub struct StatInfo {
     pub nlink: u64,
     pub size: u64,
     pub mtime: i64,
+    /// Device and inode: MLSD's `unique` fact.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): stat one entry of an open directory without
 /// a path walk from the root.
 pub fn lstat_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<StatInfo> {
+    stat_at_flags(dirfd, name, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+/// fstatat(dirfd, name, 0): as lstat_at, but a symlink is followed (MLSD shows what a
+/// link points to; the kernel resolves it inside the process's root).
+pub fn stat_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<StatInfo> {
+    stat_at_flags(dirfd, name, 0)
+}
+
+fn stat_at_flags(
+    dirfd: std::os::fd::RawFd,
+    name: &[u8],
+    flags: libc::c_int,
+) -> io::Result<StatInfo> {
     // A directory entry's name is at most NAME_MAX (255) bytes: build the C string on the
     // stack (this runs once per entry of a listing).
     let mut buf = [0u8; 256];
@@ -168,14 +186,7 @@ pub fn lstat_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<StatInfo> 
     // SAFETY: stat is plain data for fstatat to fill.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: buf holds the name and a NUL terminator (checked above); st is valid to fill.
-    cvt(unsafe {
-        libc::fstatat(
-            dirfd,
-            buf.as_ptr().cast(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })?;
+    cvt(unsafe { libc::fstatat(dirfd, buf.as_ptr().cast(), &mut st, flags) })?;
     Ok(StatInfo {
         mode: st.st_mode,
         uid: st.st_uid,
@@ -183,6 +194,8 @@ pub fn lstat_at(dirfd: std::os::fd::RawFd, name: &[u8]) -> io::Result<StatInfo> 
         nlink: st.st_nlink,
         size: st.st_size as u64,
         mtime: st.st_mtime,
+        dev: st.st_dev,
+        ino: st.st_ino,
     })
 }
 

@@ -9,6 +9,19 @@ use std::process::{Command, Output, Stdio};
 /// Run a client under `timeout` (`secs` seconds, then KILL 5 seconds later) in `cwd`, with
 /// `stdin` fed to it (or /dev/null); its output is collected.
 pub fn run(secs: &str, prog: &str, args: &[&str], stdin: Option<&str>, cwd: &Path) -> Output {
+    run_env(secs, prog, args, stdin, cwd, &[])
+}
+
+/// As `run`, with extra environment variables (set last, so `LC_ALL` can be overridden,
+/// e.g. with a UTF-8 locale for clients that convert file names).
+pub fn run_env(
+    secs: &str,
+    prog: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new("timeout");
     cmd.args(["-k", "5", secs, prog])
         .args(args)
@@ -20,6 +33,7 @@ pub fn run(secs: &str, prog: &str, args: &[&str], stdin: Option<&str>, cwd: &Pat
         .env_remove("all_proxy")
         .env_remove("ALL_PROXY")
         .env("LC_ALL", "C")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     match stdin {

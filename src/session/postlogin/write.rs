@@ -1,11 +1,11 @@
 //! Commands that change the file system: STOR, STOU, APPE, DELE, RMD, MKD, RNFR/RNTO,
-//! SITE (CHMOD, UMASK, HELP) and the two-argument MDTM. Every one goes through the gates in
+//! SITE (CHMOD, UMASK, HELP), the two-argument MDTM and MFMT. Every one goes through the gates in
 //! `may_write` and through `Session::resolve` (jail, deny_file). Runs in the post-login
 //! session with the user's identity, inside the user's jail.
 
 use super::{Flow, Session};
 use crate::log;
-use crate::proto::path;
+use crate::proto::{listing, mlsx, path};
 use crate::session::transfer::{Job, Outcome};
 use crate::sys;
 use std::io;
@@ -38,37 +38,6 @@ fn open_error_reply(e: &io::Error) -> (u16, &'static str) {
         Some(122) => (552, "Disk quota exceeded."),                   // EDQUOT
         _ => (553, "Could not create file."),
     }
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parse `YYYYMMDDHHMMSS` (UTC) into Unix seconds.
-pub(super) fn parse_mdtm_time(t: &[u8]) -> Option<i64> {
-    if t.len() != 14 || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = |a: usize, b: usize| std::str::from_utf8(&t[a..b]).ok()?.parse::<u32>().ok();
-    let (y, mo, d, h, mi, s) = (
-        n(0, 4)?,
-        n(4, 6)?,
-        n(6, 8)?,
-        n(8, 10)?,
-        n(10, 12)?,
-        n(12, 14)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    Some(days_from_civil(y as i64, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64)
 }
 
 impl Session {
@@ -413,7 +382,7 @@ impl Session {
         if !self.cfg.mdtm_write || !self.may_write(Need::Other) {
             return self.reply(550, "Permission denied.");
         }
-        let Some(t) = parse_mdtm_time(time) else {
+        let Some(t) = listing::parse_mdtm(time) else {
             return self.reply(550, "Could not set file modification time.");
         };
         match self.resolve(file) {
@@ -424,6 +393,30 @@ impl Session {
                     && sys::fs::set_mtime(&real, t).is_ok() =>
             {
                 self.reply(213, "File modification time set.")
+            }
+            _ => self.reply(550, "Could not set file modification time."),
+        }
+    }
+
+    /// `MFMT YYYYMMDDHHMMSS path` (draft-somers-ftp-mfxx): set a file's or directory's
+    /// modification time (UTC), behind the gates of MDTM with a time (mdtm_write,
+    /// write_enable, for anonymous anon_other_write_enable). Replies with the time set.
+    pub(super) fn mfmt(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
+        if !self.cfg.mdtm_write || !self.may_write(Need::Other) {
+            return self.reply(550, "Permission denied.");
+        }
+        let Some((t, file)) = mlsx::parse_mfmt(arg.unwrap_or(b"")) else {
+            return self.reply(501, "MFMT needs YYYYMMDDHHMMSS and a path.");
+        };
+        let target = self
+            .resolve(file)
+            .filter(|(_, real)| std::fs::metadata(real).is_ok_and(|m| m.is_file() || m.is_dir()));
+        match target {
+            Some((_, real)) if sys::fs::set_mtime(&real, t).is_ok() => {
+                let mut text = format!("Modify={}; ", listing::format_mdtm(t)).into_bytes();
+                text.extend_from_slice(file);
+                self.ctl.reply_bytes(213, &text)?;
+                Ok(Flow::Continue)
             }
             _ => self.reply(550, "Could not set file modification time."),
         }
@@ -440,16 +433,6 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mdtm_times() {
-        assert_eq!(parse_mdtm_time(b"19700101000000"), Some(0));
-        assert_eq!(parse_mdtm_time(b"20200101120000"), Some(1_577_880_000));
-        assert_eq!(parse_mdtm_time(b"20240229235959"), Some(1_709_251_199));
-        assert_eq!(parse_mdtm_time(b"20201301000000"), None);
-        assert_eq!(parse_mdtm_time(b"2020010112000"), None);
-        assert_eq!(parse_mdtm_time(b"2020010112000x"), None);
-    }
 
     #[test]
     fn open_errors_map_to_replies() {
