@@ -20,8 +20,9 @@ CARGO ?= cargo
 # runs as root, and .ci/run installs the whole list.
 # iproute2 (ss) and systemd (systemd-analyze verify, systemd-socket-activate; not started,
 # systemd is not PID 1 in CI) are for tests/install.rs; openssl (test certificates) for
-# tests/tls.rs.
-PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl
+# tests/tls.rs; haproxy (run in the foreground by the test, never as a service) for
+# tests/proxy.rs.
+PKGS = curl lftp tnftp wget python3 groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl haproxy
 
 # ---- Demo (make run) ------------------------------------------------------------------
 DEMO_DIR ?= demo
