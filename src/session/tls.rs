@@ -75,7 +75,10 @@ pub fn command(
         },
         // SECURITY: the control connection never falls back to clear text (passwords and
         // paths would follow in the open).
-        _ => ctl.reply(533, "CCC refused: the control connection stays encrypted.")?,
+        _ if st.control => {
+            ctl.reply(533, "CCC refused: the control connection stays encrypted.")?
+        }
+        _ => ctl.reply(533, "CCC refused: the control connection is not encrypted.")?,
     }
     Ok(true)
 }

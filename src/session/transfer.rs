@@ -493,24 +493,30 @@ fn copy_file(
     if offset > 0 && file.seek(io::SeekFrom::Start(offset)).is_err() {
         return Outcome::LocalRead;
     }
-    // A second handle on the same open file shares its offset: where the copy stopped.
-    let Ok(mut position) = file.try_clone() else {
-        return Outcome::LocalRead;
-    };
     let mut conv = ascii::ToNetwork::new();
-    let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
-    let ends = Ends {
-        read_error: |_| Outcome::LocalRead,
-        write_error: net_error,
-        count_written: true,
-    };
-    match pump(file, data, RECV_BUF, ascii.then_some(convert), ends, meter) {
-        Outcome::Ok => match position.stream_position() {
-            Ok(at) => ended_at(at, len),
-            Err(_) => Outcome::LocalRead,
-        },
-        other => other,
+    // read(2) can come back empty while another process truncates the file, even below
+    // the new length (as sendfile can): only a file now no longer than where the copy
+    // stopped has ended. The copy goes on from there, a bounded number of times.
+    for _ in 0..4 {
+        let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
+        let ends = Ends {
+            read_error: |_| Outcome::LocalRead,
+            write_error: net_error,
+            count_written: true,
+        };
+        match pump(&file, data, RECV_BUF, ascii.then_some(convert), ends, meter) {
+            Outcome::Ok => {}
+            other => return other,
+        }
+        let Ok(at) = file.stream_position() else {
+            return Outcome::LocalRead;
+        };
+        let now = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if at >= now {
+            return ended_at(at, len);
+        }
     }
+    Outcome::LocalRead
 }
 
 /// How one direction of a transfer classifies its errors and counts its bytes.

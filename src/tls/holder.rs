@@ -106,6 +106,15 @@ pub fn run(
     if opts.implicit {
         c.tls = Some(ServerConnection::new(cfg.clone()).map_err(io::Error::other)?);
     }
+    // Data connections share the session cache but get no TLS 1.3 tickets of their own:
+    // clients resume with the control connection's, and an upload client that never reads
+    // tickets (curl before 8.9) would otherwise close with them unread, and the kernel's
+    // reset would destroy the end of the upload and its close_notify.
+    let data_cfg = {
+        let mut c = (*cfg).clone();
+        c.send_tls13_tickets = 0;
+        Arc::new(c)
+    };
     let mut data = Data::Idle;
     let mut side = side;
     loop {
@@ -212,7 +221,7 @@ pub fn run(
                     sock_stream.set_nonblocking(true)?;
                     data = Data::Handshake {
                         conn: Box::new(
-                            ServerConnection::new(cfg.clone()).map_err(io::Error::other)?,
+                            ServerConnection::new(data_cfg.clone()).map_err(io::Error::other)?,
                         ),
                         sock: sock_stream,
                         upload,
@@ -240,9 +249,24 @@ pub fn run(
 impl ControlSide {
     fn client_output_pending(&self) -> bool {
         match &self.tls {
-            Some(t) => t.wants_write(),
+            Some(t) => t.wants_write() || !self.to_client.is_empty(),
             None => !self.to_client.is_empty(),
         }
+    }
+
+    /// TLS mode: move queued replies into rustls, as much as its buffer takes (it refuses
+    /// more than its limit; the rest waits in `to_client`).
+    fn feed_tls(&mut self) -> io::Result<()> {
+        if let Some(conn) = self.tls.as_mut() {
+            while !self.to_client.is_empty() {
+                let n = conn.writer().write(&self.to_client)?;
+                if n == 0 {
+                    break;
+                }
+                self.to_client.drain(..n);
+            }
+        }
+        Ok(())
     }
 
     /// Bytes waiting to go to the client (plain text queued in rustls counts).
@@ -264,9 +288,9 @@ impl ControlSide {
             conn.process_new_packets().map_err(io::Error::other)?;
         }
         let held = std::mem::take(&mut self.held_for_tls);
-        conn.writer().write_all(&held)?;
+        self.to_client = held;
         self.tls = Some(conn);
-        Ok(())
+        self.feed_tls()
     }
 
     fn read_client(&mut self) -> io::Result<()> {
@@ -352,13 +376,12 @@ impl ControlSide {
                 return Ok(());
             }
         };
-        match self.tls.as_mut() {
-            Some(conn) => conn.writer().write_all(&buf[..n]),
-            None => {
-                self.scan_replies(&buf[..n]);
-                Ok(())
-            }
+        if self.tls.is_some() {
+            self.to_client.extend_from_slice(&buf[..n]);
+            return self.feed_tls();
         }
+        self.scan_replies(&buf[..n]);
+        Ok(())
     }
 
     /// Plain mode: queue the session's bytes for the client, watching final reply lines:
@@ -391,11 +414,14 @@ impl ControlSide {
 
     fn write_client(&mut self) -> io::Result<()> {
         match self.tls.as_mut() {
-            Some(conn) => match conn.write_tls(&mut self.client) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => self.client_eof = true,
-            },
+            Some(conn) => {
+                match conn.write_tls(&mut self.client) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => self.client_eof = true,
+                }
+                return self.feed_tls();
+            }
             None => match self.client.write(&self.to_client) {
                 Ok(n) => {
                     self.to_client.drain(..n);
@@ -541,6 +567,8 @@ impl Pump {
         }
         let mut buf = [0u8; 16 * 1024];
         if net.readable {
+            // An upload that fails on the network side still delivers what was decrypted
+            // (the file keeps every byte that arrived); it is just not clean.
             match self.conn.read_tls(&mut self.sock) {
                 Ok(0) => {
                     if !self.upload {
@@ -550,9 +578,15 @@ impl Pump {
                     self.ended.get_or_insert(false);
                 }
                 Ok(_) => {
-                    self.conn.process_new_packets().map_err(io::Error::other)?;
+                    if let Err(e) = self.conn.process_new_packets() {
+                        if !self.upload {
+                            return Err(io::Error::other(e));
+                        }
+                        self.ended = Some(false);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) if self.upload => self.ended = Some(false),
                 Err(e) => return Err(e),
             }
             if self.upload {
@@ -565,12 +599,12 @@ impl Pump {
                         }
                         Ok(n) => self.to_plain.extend_from_slice(&buf[..n]),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // TCP closed without close_notify: truncated, maybe by an attacker.
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        // Anything else (TCP closed without close_notify, a TLS error):
+                        // truncated, maybe by an attacker.
+                        Err(_) => {
                             self.ended = Some(false);
                             break;
                         }
-                        Err(e) => return Err(e),
                     }
                 }
             }

@@ -114,6 +114,10 @@ impl Session {
         if matches!(self.data, crate::session::data::Setup::None) {
             return self.reply(425, "Use PORT or PASV first.");
         }
+        // SECURITY: force_*_data_ssl refuses a clear upload before a file is created.
+        if crate::session::tls::data_forced(&self.cfg, self.anonymous) && !self.tls_state.private {
+            return self.reply(522, "Data connections must be encrypted.");
+        }
         let offset = self.rest;
         // SECURITY: anonymous uploads never overwrite, append to or resume onto an existing
         // file (a drop box's contents stay as they arrived) unless anon_other_write_enable.
