@@ -20,9 +20,10 @@ CARGO ?= cargo
 # runs as root, and .ci/run installs the whole list.
 # iproute2 (ss) and systemd (systemd-analyze verify, systemd-socket-activate; not started,
 # systemd is not PID 1 in CI) are for tests/install.rs; openssl (test certificates) for
-# tests/tls.rs.
-# python3-venv: tests/mlsx.rs runs aioftp (from PyPI) in a venv, target/pyenv.
-PKGS = curl lftp tnftp wget python3 python3-venv groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl
+# tests/tls.rs; haproxy (run in the foreground by the test, never as a service) for
+# tests/proxy.rs; python3-venv: tests/mlsx.rs runs aioftp (from PyPI) in a venv,
+# target/pyenv.
+PKGS = curl lftp tnftp wget python3 python3-venv groff-base man-db xinetd libcrypt-dev iproute2 systemd openssl haproxy
 # The PyPI packages the tests use, installed into PYENV by `make deps`.
 PYENV ?= target/pyenv
 PYPI_PKGS = aioftp
@@ -187,14 +188,14 @@ clean:
 # 10 minutes of the fuzzing requirement), FUZZ_JOBS at a time (default 2, one per core),
 # seeded from fuzz/corpus/<target>/ (libFuzzer adds what it finds there; only seed-* files
 # are committed). RUSTC_BOOTSTRAP=1 lets the stable toolchain take cargo fuzz's -Z flags.
-# At the defaults: 6 targets x 600 s / 2 = about 30 minutes plus the build.
+# At the defaults: 7 targets x 600 s / 2 = about 35 minutes plus the build.
 # A crash stops that target; its input is in fuzz/artifacts/<target>/ and the log in
 # fuzz/logs/<target>.log. `make fuzz-regress` replays every corpus and fuzz/regressions/
 # input once (seconds), e.g. after a parser change.
 FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= 2
 FUZZ_MAX_LEN ?= 8192
-FUZZ_TARGETS ?= command addr path_resolve glob config ipc
+FUZZ_TARGETS ?= command addr path_resolve glob config ipc proxy
 FUZZ_ENV = RUSTC_BOOTSTRAP=1
 
 .PHONY: fuzz fuzz-deps fuzz-regress

@@ -52,3 +52,18 @@ pub const IPC_MSG_MAX: usize = 1024;
 /// Most failed logins recorded by the monitor before it ends the session, whatever the
 /// configuration says (max_login_fails is capped at this).
 pub const LOGIN_FAILS_HARD_MAX: u32 = 100;
+
+/// Longest PROXY protocol version 1 header, in bytes, CRLF included: the specification's
+/// own bound (`PROXY UNKNOWN` with two full IPv6 addresses and two 5-digit ports). A longer
+/// line is refused and the connection closed.
+pub const PROXY_V1_MAX: usize = 107;
+
+/// Longest PROXY protocol version 2 header, in bytes: the 16-byte fixed part, then up to
+/// 1024 bytes of address block (at most 216, for UNIX sockets) and TLVs, which rsftpd skips
+/// (cloud balancers add a few, e.g. AWS's VPC endpoint id; HAProxy can add the TLS SNI).
+/// A header whose length field says more is refused before its body is read.
+pub const PROXY_V2_MAX: usize = 16 + 1024;
+
+/// Seconds a trusted balancer has to send the whole PROXY header on a new control or
+/// passive data connection (balancers send it at once, with or before the first data).
+pub const PROXY_HEADER_SECS: u64 = 10;

@@ -114,6 +114,7 @@ pub fn run(cfg: Config) -> i32 {
     // would have the kernel reap them behind the table's back.
     process::auto_reap_children(false);
     let mut sessions = Sessions::default();
+    let trusted = cfg.proxy_trusted();
     loop {
         sessions.reap();
         match sys::io::poll_readable(&[listener.as_raw_fd()], Some(IDLE_REAP)) {
@@ -137,7 +138,17 @@ pub fn run(cfg: Config) -> i32 {
         // A session may have ended while we waited in poll: count only live ones.
         sessions.reap();
         let peer_ip = sys::net::unmap(peer).ip();
-        if let Some(reply) = sessions.admit(peer_ip, cfg.max_clients, cfg.max_per_ip) {
+        // SECURITY: max_per_ip is not applied to trusted balancers (proxy_protocol_enable):
+        // every client arrives from the balancer's address and the real one is known only
+        // once the child has read the PROXY header, so it would cap the whole balancer at
+        // max_per_ip sessions. max_clients still applies; rsftpd(8), LOAD BALANCERS, says to
+        // limit per client on the balancer.
+        let per_ip = if cfg.proxy_protocol_enable && trusted.contains(peer_ip) {
+            0
+        } else {
+            cfg.max_per_ip
+        };
+        if let Some(reply) = sessions.admit(peer_ip, cfg.max_clients, per_ip) {
             refuse(conn, reply);
             continue;
         }

@@ -751,6 +751,18 @@ impl Config {
                 return err(format!("listen_address='{a}' is not an IP address"));
             }
         }
+        // Checked at start: a typo in the list must not refuse every client at run time.
+        let trusted = match &self.proxy_trusted_addresses {
+            Some(list) => crate::proto::proxy::Trusted::parse(list)
+                .map_err(|e| ConfigError::settings(format!("proxy_trusted_addresses: {e}")))?,
+            None => Default::default(),
+        };
+        if self.proxy_protocol_enable && trusted.is_empty() {
+            return err(
+                "proxy_protocol_enable=YES needs proxy_trusted_addresses: the load balancers whose PROXY headers are believed"
+                    .to_string(),
+            );
+        }
         for (name, mode) in [
             ("anon_umask", self.anon_umask),
             ("local_umask", self.local_umask),
@@ -762,6 +774,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// proxy_trusted_addresses, parsed (empty when unset). Call after `validate`, which
+    /// refuses a list that does not parse.
+    pub fn proxy_trusted(&self) -> crate::proto::proxy::Trusted {
+        self.proxy_trusted_addresses
+            .as_deref()
+            .and_then(|l| crate::proto::proxy::Trusted::parse(l).ok())
+            .unwrap_or_default()
     }
 
     /// Passive port range to use: `None` = let the kernel pick any free unprivileged port

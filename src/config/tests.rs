@@ -175,9 +175,13 @@ const EXTRA_KEYS: &[&str] = &[
     "ssl_tlsv1_3",
     "ftpusers_file",
     "syslog_facility",
+    "proxy_protocol_enable",
+    "proxy_trusted_addresses",
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "proxy_protocol_enable",
+    "proxy_trusted_addresses",
     "allow_anon_ssl",
     "utf8_filesystem",
     "force_anon_data_ssl",
@@ -743,6 +747,34 @@ fn validate_errors() {
         Err("listen_address='localhost' is not an IP address".into())
     );
     assert_eq!(v("listen_address=::1"), Ok(()));
+    assert_eq!(
+        v("proxy_protocol_enable=YES"),
+        Err("proxy_protocol_enable=YES needs proxy_trusted_addresses: the load balancers whose PROXY headers are believed".into())
+    );
+    assert_eq!(
+        v("proxy_protocol_enable=YES\nproxy_trusted_addresses=, ,"),
+        Err("proxy_protocol_enable=YES needs proxy_trusted_addresses: the load balancers whose PROXY headers are believed".into())
+    );
+    assert_eq!(
+        v("proxy_trusted_addresses=10.0.0.1/8"),
+        Err("proxy_trusted_addresses: '10.0.0.1/8' has bits set past its prefix length (did you mean 10.0.0.0/8?)".into())
+    );
+    assert_eq!(
+        v("proxy_protocol_enable=YES\nproxy_trusted_addresses=lb.example.com"),
+        Err(
+            "proxy_trusted_addresses: 'lb.example.com' is not an IP address or CIDR network".into()
+        )
+    );
+    assert_eq!(
+        v("proxy_protocol_enable=YES\nproxy_trusted_addresses=127.0.0.1, 10.0.0.0/8 2001:db8::/32"),
+        Ok(())
+    );
+    let c = parse("proxy_trusted_addresses=10.0.0.0/8,192.0.2.1")
+        .unwrap()
+        .0;
+    assert!(c.proxy_trusted().contains("10.1.2.3".parse().unwrap()));
+    assert!(!c.proxy_trusted().contains("192.0.2.2".parse().unwrap()));
+    assert!(Config::default().proxy_trusted().is_empty());
 }
 
 #[test]

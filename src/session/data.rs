@@ -88,11 +88,23 @@ pub fn open(
                 }
             }
             let (stream, from) = listener.accept().map_err(|_| OpenError::Failed)?;
+            let from = sys::net::unmap(from);
+            // Through a trusted balancer (proxy_protocol_enable) the connection starts with
+            // a PROXY header naming the client; it is taken off the stream here, even with
+            // pasv_promiscuous, so it never reaches a file or a listing.
+            let client =
+                super::proxy::data_client(cfg, stream.as_raw_fd(), from).ok_or(OpenError::BadIp)?;
             // SECURITY: only the control peer may connect, or anyone could steal the data.
-            if !cfg.pasv_promiscuous && sys::net::unmap(from).ip() != peer.ip() {
+            // Behind a balancer both sides are the real client's address, from the headers.
+            if !cfg.pasv_promiscuous && client.ip() != peer.ip() {
                 crate::log::warn(&format!(
-                    "refused a passive data connection from {} (client is {})",
-                    from.ip(),
+                    "refused a passive data connection from {}{} (client is {})",
+                    client.ip(),
+                    if client == from {
+                        String::new()
+                    } else {
+                        format!(" through proxy {}", from.ip())
+                    },
                     peer.ip()
                 ));
                 return Err(OpenError::BadIp);

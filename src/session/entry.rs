@@ -1,5 +1,6 @@
 //! Start of every connection: decide the mode, load the configuration, gather what must be
-//! read before any fork or chroot (addresses, banner, banned e-mails), then hand over to
+//! read before any fork or chroot (addresses, the balancer's PROXY header with
+//! proxy_protocol_enable, banner, banned e-mails), then hand over to
 //! the monitor (root) or to development mode (not root, or run_as_launching_user=YES).
 //! Runs in the launched process (root under inetd) and in each standalone child.
 
@@ -83,7 +84,7 @@ pub fn run(args: Args) -> i32 {
 
 /// Serve the client whose control connection is on fd 0.
 pub fn serve_connection(cfg: Config) -> i32 {
-    let (local, peer) = match sys::net::endpoints(0) {
+    let (local, tcp_peer) = match sys::net::endpoints(0) {
         Ok(x) => x,
         Err(e) => {
             log::error(&format!(
@@ -91,6 +92,16 @@ pub fn serve_connection(cfg: Config) -> i32 {
             ));
             return 1;
         }
+    };
+    // Behind a load balancer, the client is the one its PROXY header names: from here on
+    // `peer` is that address for logs, the bounce check and the passive-connection check.
+    let peer = if cfg.proxy_protocol_enable {
+        match proxied_peer(&cfg, tcp_peer) {
+            Some(p) => p,
+            None => return 1,
+        }
+    } else {
+        tcp_peer
     };
     let _ = sys::net::tune_control(0);
     let _ = sys::process::limit(sys::process::Resource::Core, 0);
@@ -155,6 +166,34 @@ pub fn serve_connection(cfg: Config) -> i32 {
         monitor::run(&prep)
     } else {
         development(&prep)
+    }
+}
+
+/// The reply to a control connection that should have come through a trusted balancer.
+pub const PROXY_UNTRUSTED: &[u8] = b"421 Service not available.\r\n";
+
+/// proxy_protocol_enable=YES: read the PROXY header from fd 0, before any other byte is
+/// read or written, and return the client it names (or the TCP peer for a LOCAL or
+/// UNKNOWN header). None: the connection is refused (logged) and must end.
+fn proxied_peer(cfg: &Config, tcp_peer: SocketAddr) -> Option<SocketAddr> {
+    // SECURITY: only a trusted balancer may name the client; a header from anyone else
+    // would let them pick the address that logs record and that PORT/EPRT and the passive
+    // data-connection check compare against.
+    if !super::proxy::expects_header(cfg, tcp_peer) {
+        log::error(&format!(
+            "refused a connection from {tcp_peer}: proxy_protocol_enable=YES and it is not in proxy_trusted_addresses"
+        ));
+        let _ = sys::io::write_all(0, PROXY_UNTRUSTED);
+        return None;
+    }
+    match super::proxy::read_header(0, super::proxy::header_timeout()) {
+        Ok(h) => Some(h.client(tcp_peer)),
+        // A plain TCP health check (connect, close): nothing to log.
+        Err(super::proxy::ReadError::ClosedEarly) => None,
+        Err(e) => {
+            log::error(&format!("closed the connection from proxy {tcp_peer}: {e}"));
+            None
+        }
     }
 }
 

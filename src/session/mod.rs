@@ -9,6 +9,7 @@ pub mod dirlist;
 pub mod entry;
 pub mod postlogin;
 pub mod prelogin;
+pub mod proxy;
 pub mod tls;
 pub mod transfer;
 
