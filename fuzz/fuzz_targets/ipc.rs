@@ -14,12 +14,21 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(enc, data, "pre-login re-encoding differs");
         match (&m, PreloginRequest::decode(&enc).expect("re-decodes")) {
             (
-                PreloginRequest::Login { user, pass },
-                PreloginRequest::Login { user: u2, pass: p2 },
+                PreloginRequest::Login {
+                    user,
+                    pass,
+                    private,
+                },
+                PreloginRequest::Login {
+                    user: u2,
+                    pass: p2,
+                    private: v2,
+                },
             ) => {
                 assert!(user.len() <= USER_MAX && pass.expose().len() <= PASS_MAX);
                 assert_eq!(user, &u2);
                 assert_eq!(pass.expose(), p2.expose());
+                assert_eq!(*private, v2);
             }
             (PreloginRequest::CheckUser { user }, PreloginRequest::CheckUser { user: u2 }) => {
                 assert!(user.len() <= USER_MAX);
