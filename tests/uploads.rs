@@ -1267,3 +1267,44 @@ fn client_hanging_up_mid_upload_ends_every_process() {
     assert_file(&pubd.join("gone.bin"), &[7u8; 100_000], ftp, 0o600);
     assert_eq!(names_on_disk(&pubd), ["gone.bin"]);
 }
+
+/// A data connection that never comes (accept_timeout) gets 425, and the upload leaves
+/// nothing behind: a file the STOR or STOU created is removed again (vsftpd leaves it
+/// empty), an existing file is untouched (a plain STOR empties a file only once bytes
+/// flow), and the log has a failed upload.
+#[test]
+fn upload_whose_data_connection_never_comes_leaves_nothing() {
+    require_root!();
+    let mut f = writable("up-nodata", true);
+    f.set("accept_timeout=1");
+    let log = f.dir.join("vsftpd.log");
+    f.set("xferlog_enable=YES");
+    f.set(&format!("vsftpd_log_file={}", log.display()));
+    // World-writable, so the anonymous account can open it: the data connection is what fails.
+    let kept = f.file("pub/kept.txt", b"old contents\n", 0o666);
+    let before = on_disk(&kept);
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    c.expect("CWD pub", 250);
+    for command in ["STOR fresh.txt", "STOU", "STOR kept.txt", "APPE kept.txt"] {
+        // PASV, then the command, but no connection to the announced port.
+        let _ = c.expect("PASV", 227);
+        let (code, text) = c.cmd(command);
+        assert_eq!(
+            (code, text.as_str()),
+            (425, "425 Failed to establish connection."),
+            "{command}"
+        );
+    }
+    assert_eq!(names_on_disk(&f.root.join("pub")), ["kept.txt"]);
+    assert_eq!(on_disk(&kept), before);
+    exact(&mut c, "QUIT", "221 Goodbye.");
+    drop(c);
+    assert!(inetd.wait_all_exited(common::TIMEOUT));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let fails = text
+        .lines()
+        .filter(|l| l.contains("FAIL UPLOAD: Client \"127.0.0.1\", \"/pub/"))
+        .count();
+    assert_eq!(fails, 4, "{text}");
+}

@@ -100,6 +100,9 @@ impl Session {
         }
 
         let mode = self.cfg.file_open_mode;
+        // Whether the name was there before this command: a file this command created is
+        // removed again when no data connection comes (nothing was received into it).
+        let mut existed = false;
         let (virt, file) = match kind {
             Kind::Unique => match self.unique_file(arg, mode) {
                 Ok(x) => x,
@@ -129,6 +132,7 @@ impl Session {
                 }
                 let exclusive = anon_restricted;
                 let append = kind == Kind::Append;
+                existed = std::fs::symlink_metadata(&real).is_ok();
                 match sys::fs::open_upload(&real, exclusive, append, mode) {
                     Ok(f) => (virt, f),
                     Err(e) => {
@@ -142,6 +146,7 @@ impl Session {
             self.chown_upload(&file);
         }
         let Some(stream) = self.open_data()? else {
+            self.drop_unused_upload(&virt, existed);
             return Ok(Flow::Continue);
         };
         if kind == Kind::Unique {
@@ -153,6 +158,7 @@ impl Session {
             self.ctl.reply(150, "Ok to send data.")?;
         }
         let Some(stream) = self.secure_data(stream, true)? else {
+            self.drop_unused_upload(&virt, existed);
             return Ok(Flow::Continue);
         };
         let started = std::time::Instant::now();
@@ -194,6 +200,19 @@ impl Session {
             let _ = std::fs::remove_file(&real);
         }
         Ok(flow)
+    }
+
+    /// The data connection failed before any byte arrived: log the failed upload and, when
+    /// this command created the file, remove it (vsftpd leaves an empty file behind).
+    fn drop_unused_upload(&mut self, virt: &[u8], existed: bool) {
+        let now = std::time::Instant::now();
+        self.log_transfer(true, virt, Outcome::NetRead, 0, now, false);
+        if !existed {
+            let real = path::to_real(&self.root, virt);
+            if std::fs::metadata(&real).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(&real);
+            }
+        }
     }
 
     /// chown_uploads: the monitor (root) gives the new file to chown_username, working on
