@@ -84,7 +84,7 @@ pub enum ListError {
     Write(io::Error),
 }
 
-/// One listed entry, compact (64 bytes): a listing of a million names must not need a
+/// One listed entry, compact (48 bytes): a listing of a million names must not need a
 /// Metadata (and two allocations) per name. Names live in `Rows::arena`; the link targets
 /// of symlinks in `Rows::links`.
 #[derive(Clone, Copy)]
@@ -100,9 +100,6 @@ struct Row {
     nlink: u32,
     size: u64,
     mtime: i64,
-    /// Device and inode (MLSD's `unique` fact).
-    dev: u64,
-    ino: u64,
 }
 
 /// The sort key of a name (see Row::key).
@@ -124,8 +121,6 @@ impl Row {
         nlink: 0,
         size: 0,
         mtime: 0,
-        dev: 0,
-        ino: 0,
     };
 
     fn fill(&mut self, st: &sys::fs::StatInfo) {
@@ -135,8 +130,6 @@ impl Row {
         self.nlink = st.nlink.min(u64::from(u32::MAX)) as u32;
         self.size = st.size;
         self.mtime = st.mtime;
-        self.dev = st.dev;
-        self.ino = st.ino;
     }
 }
 
@@ -145,8 +138,9 @@ impl Row {
 const SPLIT_AT: usize = 8192;
 
 /// Words of shared memory per entry the helper stats: mode|uid, gid|nlink, size, mtime,
-/// dev, ino.
-const WORDS: usize = 6;
+/// and for MLSD dev, ino.
+const WORDS: usize = 4;
+const WORDS_MLSD: usize = 6;
 
 #[derive(Default)]
 struct Rows {
@@ -156,9 +150,19 @@ struct Rows {
     links: Vec<(u32, (u32, u32))>,
     /// The listed directory's mode and owner (MLSD's `perm` of its entries).
     dir: Option<mlsx::Node>,
+    /// MLSD only: (name offset, device, inode) of each row, for the `unique` fact. Kept
+    /// out of `Row` so a LIST of a million names does not pay 16 bytes a row for it.
+    ids: Option<Vec<(u32, u64, u64)>>,
 }
 
 impl Rows {
+    fn for_job(job: &ListJob) -> Rows {
+        Rows {
+            ids: job.mlsx.as_ref().map(|_| Vec::new()),
+            ..Rows::default()
+        }
+    }
+
     /// A row for a name whose stat comes later.
     fn push_name(&mut self, name: &[u8]) {
         let span = self.store(name);
@@ -193,30 +197,44 @@ impl Rows {
         } else {
             rows.len()
         };
+        let per = if self.ids.is_some() {
+            WORDS_MLSD
+        } else {
+            WORDS
+        };
         let helper = if half < rows.len() {
-            spawn_stat_helper(dirfd, arena, &rows[half..])
+            spawn_stat_helper(dirfd, arena, &rows[half..], per)
         } else {
             None
+        };
+        let ids = &mut self.ids;
+        let mut note = |r: &Row, st: &sys::fs::StatInfo| {
+            if let Some(v) = ids.as_mut() {
+                v.push((r.name.0, st.dev, st.ino));
+            }
         };
         for r in &mut rows[first..half] {
             if let Ok(st) = sys::fs::lstat_at(dirfd, name(r)) {
                 r.fill(&st);
+                note(r, &st);
             }
         }
         match helper.and_then(|(pid, words)| collect_stat_helper(pid, words)) {
             Some(words) => {
                 for (k, r) in rows[half..].iter_mut().enumerate() {
-                    let w = |j| words.get(k * WORDS + j);
-                    r.fill(&sys::fs::StatInfo {
+                    let w = |j| words.get(k * per + j);
+                    let st = sys::fs::StatInfo {
                         mode: (w(0) >> 32) as u32,
                         uid: w(0) as u32,
                         gid: (w(1) >> 32) as u32,
                         nlink: w(1) & 0xffff_ffff,
                         size: w(2),
                         mtime: w(3) as i64,
-                        dev: w(4),
-                        ino: w(5),
-                    });
+                        dev: if per > WORDS { w(4) } else { 0 },
+                        ino: if per > WORDS { w(5) } else { 0 },
+                    };
+                    r.fill(&st);
+                    note(r, &st);
                 }
             }
             None => {
@@ -224,6 +242,7 @@ impl Rows {
                 for r in &mut rows[half..] {
                     if let Ok(st) = sys::fs::lstat_at(dirfd, name(r)) {
                         r.fill(&st);
+                        note(r, &st);
                     }
                 }
             }
@@ -259,6 +278,9 @@ impl Rows {
             dev: md.dev(),
             ino: md.ino(),
         });
+        if let Some(v) = self.ids.as_mut() {
+            v.push((self.rows[at].name.0, md.dev(), md.ino()));
+        }
         if let Some(p) = link.filter(|_| md.file_type().is_symlink()) {
             if let Ok(t) = std::fs::read_link(p) {
                 let target = self.store(t.as_os_str().as_bytes());
@@ -274,8 +296,9 @@ fn spawn_stat_helper(
     dirfd: std::os::fd::RawFd,
     arena: &[u8],
     rows: &[Row],
+    per: usize,
 ) -> Option<(i32, sys::shm::SharedWords)> {
-    let words = sys::shm::SharedWords::new(rows.len() * WORDS).ok()?;
+    let words = sys::shm::SharedWords::new(rows.len() * per).ok()?;
     let parent = sys::process::pid();
     match sys::process::fork().ok()? {
         sys::process::Fork::Parent(pid) => Some((pid, words)),
@@ -289,15 +312,17 @@ fn spawn_stat_helper(
                 let name = &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
                 // A failed stat leaves mode 0 (the mapping starts zeroed).
                 if let Ok(st) = sys::fs::lstat_at(dirfd, name) {
-                    words.set(k * WORDS, (u64::from(st.mode) << 32) | u64::from(st.uid));
+                    words.set(k * per, (u64::from(st.mode) << 32) | u64::from(st.uid));
                     words.set(
-                        k * WORDS + 1,
+                        k * per + 1,
                         (u64::from(st.gid) << 32) | st.nlink.min(0xffff_ffff),
                     );
-                    words.set(k * WORDS + 2, st.size);
-                    words.set(k * WORDS + 3, st.mtime as u64);
-                    words.set(k * WORDS + 4, st.dev);
-                    words.set(k * WORDS + 5, st.ino);
+                    words.set(k * per + 2, st.size);
+                    words.set(k * per + 3, st.mtime as u64);
+                    if per > WORDS {
+                        words.set(k * per + 4, st.dev);
+                        words.set(k * per + 5, st.ino);
+                    }
                 }
             }
             sys::process::exit_now(0);
@@ -320,7 +345,7 @@ fn collect_stat_helper(pid: i32, words: sys::shm::SharedWords) -> Option<sys::sh
 pub fn produce(job: &ListJob, out: &mut dyn Write) -> Result<(), ListError> {
     match &job.target {
         Target::File { real, name } => {
-            let mut rows = Rows::default();
+            let mut rows = Rows::for_job(job);
             let md = std::fs::symlink_metadata(real).map_err(|_| ListError::OpenDir)?;
             // SECURITY: an upload named directly is as hidden as in its directory's
             // listing, or `LIST name` would show a drop box's file, size and time.
@@ -447,7 +472,7 @@ fn read_dir_rows(
     budget: &mut usize,
     cut: &mut bool,
 ) -> Result<Rows, ListError> {
-    let mut rows = Rows::default();
+    let mut rows = Rows::for_job(job);
     let dmd = std::fs::metadata(real).map_err(|_| ListError::OpenDir)?;
     if job.require_world_readable && dmd.mode() & 0o004 == 0 {
         return Err(ListError::OpenDir);
@@ -515,11 +540,20 @@ fn read_dir_rows(
             // MLSD describes what a symlink leads to (its type, size and time), as
             // RETR and CWD see it; one that leads nowhere stays a symlink. The target's
             // owner counts for the drop-box rule below, as it does for RETR.
+            if let Some(v) = rows.ids.as_mut() {
+                v.sort_unstable_by_key(|x| x.0);
+            }
             for i in 0..rows.rows.len() {
                 if rows.rows[i].mode & 0o170000 == 0o120000 {
                     let n = rows.rows[i].name;
                     if let Ok(st) = sys::fs::stat_at(dir.as_raw_fd(), rows.bytes(n)) {
                         rows.rows[i].fill(&st);
+                        // The `unique` fact is the target's too.
+                        if let Some(v) = rows.ids.as_mut() {
+                            if let Ok(k) = v.binary_search_by_key(&n.0, |x| x.0) {
+                                v[k] = (n.0, st.dev, st.ino);
+                            }
+                        }
                     }
                 }
             }
@@ -545,6 +579,7 @@ fn emit(
         rows: mut list,
         mut links,
         dir,
+        mut ids,
     } = rows;
     let name_of = |r: &Row| &arena[r.name.0 as usize..(r.name.0 + r.name.1) as usize];
     // Name order: the key prefix first, the whole name only when the prefixes are equal.
@@ -558,11 +593,24 @@ fn emit(
         list.reverse();
     }
     links.sort_unstable_by_key(|l| l.0);
+    if let Some(v) = ids.as_mut() {
+        v.sort_unstable_by_key(|x| x.0);
+    }
+    let id_of = |at: u32| -> (u64, u64) {
+        ids.as_ref()
+            .and_then(|v| {
+                v.binary_search_by_key(&at, |x| x.0)
+                    .ok()
+                    .map(|i| (v[i].1, v[i].2))
+            })
+            .unwrap_or((0, 0))
+    };
     let rows = Rows {
         arena,
         rows: Vec::new(),
         links,
         dir,
+        ids: None,
     };
     let to_local = |t: i64| crate::sys::time::to_local(t);
     let style = listing::LsStyle {
@@ -581,6 +629,7 @@ fn emit(
         line.clear();
         let name = rows.bytes(r.name);
         if let Some(m) = &job.mlsx {
+            let (dev, ino) = id_of(r.name.0);
             let o = mlsx::Object {
                 name,
                 mode: r.mode,
@@ -588,8 +637,8 @@ fn emit(
                 gid: r.gid,
                 size: r.size,
                 mtime: r.mtime,
-                dev: r.dev,
-                ino: r.ino,
+                dev,
+                ino,
             };
             // deny_file names are listed (as LIST lists them) but no command works on them.
             let denied = job.deny.as_ref().is_some_and(|d| {
@@ -739,6 +788,13 @@ mod tests {
         assert!(matches!(produce(&j, &mut out), Err(ListError::Cut)));
         assert_eq!(out.split(|&b| b == b'\n').count() - 1, 4);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A listing row stays 48 bytes: a million-entry LIST holds a million of them (MLSD's
+    /// device and inode live in a side table).
+    #[test]
+    fn rows_stay_small() {
+        assert_eq!(std::mem::size_of::<Row>(), 48);
     }
 
     /// The entry bound is never silent: what fits is written and the listing says it was
