@@ -18,6 +18,7 @@
 //! PID). Every test needs root (privilege separation, mounts, mknod, a local user); each
 //! is skipped with a message otherwise.
 mod common;
+use common::procs::{proc_of, stat_fields, tree_of, wait_gone, Proc};
 
 use common::ftp::exact;
 use common::procs::{all_pids, children, descendants, monitor, wait_for};
@@ -99,52 +100,6 @@ fn login(inetd: &Inetd) -> (Ctl, u32, u32) {
 
 // ---------------------------------------------------------------------------------------
 // Processes
-
-/// A process, identified by PID and start time so a reused PID is not mistaken for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Proc {
-    pid: u32,
-    start: u64,
-}
-
-/// (state, start time) from /proc/PID/stat.
-fn stat_fields(pid: u32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((f[0].chars().next()?, f.get(19)?.parse().ok()?))
-}
-
-fn proc_of(pid: u32) -> Proc {
-    Proc {
-        pid,
-        start: stat_fields(pid).map(|x| x.1).unwrap_or(0),
-    }
-}
-
-/// Running (a zombie has ended; it only waits to be reaped).
-fn alive(p: Proc) -> bool {
-    matches!(stat_fields(p.pid), Some((state, start)) if start == p.start && state != 'Z')
-}
-
-/// The monitor and everything under it, now.
-fn tree_of(mon: u32) -> Vec<Proc> {
-    let mut v = vec![proc_of(mon)];
-    v.extend(descendants(mon).into_iter().map(proc_of));
-    v
-}
-
-/// Wait (bounded) until none of `procs` runs; the ones still running.
-fn wait_gone(procs: &[Proc], within: Duration) -> Vec<Proc> {
-    let t = Instant::now();
-    loop {
-        let left: Vec<Proc> = procs.iter().copied().filter(|p| alive(*p)).collect();
-        if left.is_empty() || t.elapsed() >= within {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Processes anywhere in /proc that belong to this fixture: the configuration file on the
 /// command line (the monitor's, which every forked process keeps) or a root directory

@@ -3,6 +3,7 @@
 //! dual_log_enable, log_ftp_protocol (PASS hidden, client bytes escaped), use_localtime
 //! for log dates, syslog_facility, and which processes hold the log files.
 mod common;
+use common::logfile::wait_lines;
 #[path = "common/syslog.rs"]
 mod syslog;
 
@@ -10,32 +11,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.to_string())
-        .collect()
-}
-
-/// Wait (bounded) until `p` has a line containing each of `wanted`.
-fn wait_lines(p: &Path, wanted: &[&str]) -> Vec<String> {
-    let t = Instant::now();
-    loop {
-        let got = lines(p);
-        if wanted.iter().all(|w| got.iter().any(|l| l.contains(w))) {
-            return got;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{} lacks one of {wanted:?}:\n{}",
-            p.display(),
-            got.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// `Tue Nov  3 04:04:32 2026`: ctime's shape (weekday, month, space-padded day, time, year).
 fn is_ctime_date(s: &str) -> bool {

@@ -9,6 +9,7 @@
 //! useradd and removed when the last test using it ends. Binding a client socket to
 //! 127.0.0.2 before connecting uses the crate's own `sys::net::connect_from` (no libc here).
 mod common;
+use common::procs::{proc_of, stat_fields, tree_of, wait_gone, Proc};
 
 use common::ftp::big_file;
 use common::procs::{children, descendants, ids, monitor, proc_root, status, wait_for};
@@ -167,38 +168,6 @@ fn max_processes(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// A process, identified by PID and start time so a reused PID is not mistaken for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Proc {
-    pid: u32,
-    start: u64,
-}
-
-fn stat_fields(pid: u32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state); starttime is field 22.
-    Some((f[0].chars().next()?, f.get(19)?.parse().ok()?))
-}
-
-fn proc_of(pid: u32) -> Proc {
-    Proc {
-        pid,
-        start: stat_fields(pid).map(|x| x.1).unwrap_or(0),
-    }
-}
-
-/// True while the process runs (a zombie has ended: it is only waiting to be reaped by
-/// whoever inherited it).
-fn alive(p: Proc) -> bool {
-    match stat_fields(p.pid) {
-        Some((state, start)) => start == p.start && state != 'Z',
-        None => false,
-    }
-}
-
 /// Running processes whose root directory (chroot) is `jail`, from all of /proc.
 fn jailed_in(jail: &Path) -> Vec<u32> {
     let want = jail.canonicalize().unwrap();
@@ -217,18 +186,6 @@ fn jailed_in(jail: &Path) -> Vec<u32> {
         }
     }
     out
-}
-
-/// Wait (bounded) until none of `procs` runs; returns the ones still running.
-fn wait_gone(procs: &[Proc], within: Duration) -> Vec<Proc> {
-    let t = Instant::now();
-    loop {
-        let left: Vec<Proc> = procs.iter().copied().filter(|p| alive(*p)).collect();
-        if left.is_empty() || t.elapsed() >= within {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The monitor's single child, once it has exactly one that is not `not`.
@@ -712,13 +669,6 @@ fn pasv_promiscuous_allows_a_third_party() {
 
 // ---------------------------------------------------------------------------------------
 // 6. Nothing outlives the client.
-
-/// Everything under the monitor right now, and the monitor.
-fn tree_of(mon: u32) -> Vec<Proc> {
-    let mut v = vec![proc_of(mon)];
-    v.extend(descendants(mon).into_iter().map(proc_of));
-    v
-}
 
 fn assert_all_gone(inetd: &Inetd, f: &Fixture, mon: u32, seen: &[Proc], what: &str) {
     assert!(inetd.wait_all_exited(TIMEOUT), "{what}: the monitor exits");

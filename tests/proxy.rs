@@ -17,6 +17,7 @@
 //! bound to 127.0.0.3, list, download and upload through it. HAProxy and rsftpd are ended
 //! by PID (Drop guards). Every wait is bounded; everything is on loopback.
 mod common;
+use common::logfile::{lines as log_lines, wait_lines};
 #[path = "common/syslog.rs"]
 mod syslog;
 
@@ -95,32 +96,6 @@ fn fixture(name: &str) -> (Fixture, PathBuf) {
     f.set("proxy_protocol_enable=YES");
     f.set("proxy_trusted_addresses=127.0.0.1");
     (f, vlog)
-}
-
-fn log_lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Wait (bounded) until the log has a line containing each of `wanted`.
-fn wait_lines(p: &Path, wanted: &[&str]) -> Vec<String> {
-    let t = Instant::now();
-    loop {
-        let got = log_lines(p);
-        if wanted.iter().all(|w| got.iter().any(|l| l.contains(w))) {
-            return got;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{} lacks one of {wanted:?}:\n{}",
-            p.display(),
-            got.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A TCP connection to `to` from `from_ip` (bound before connecting).

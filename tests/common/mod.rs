@@ -18,6 +18,7 @@
 
 pub mod clients;
 pub mod ftp;
+pub mod logfile;
 pub mod procs;
 pub mod users;
 

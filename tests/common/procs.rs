@@ -135,3 +135,52 @@ pub fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option
 pub fn monitor(inetd: &Inetd) -> u32 {
     wait_for(TIMEOUT, || inetd.pids().first().copied()).expect("inetd started rsftpd")
 }
+
+/// A process as seen once: its pid and its start time, so a pid reused later by another
+/// process is never taken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u32,
+    pub start: u64,
+}
+
+/// (state, start time) from /proc/PID/stat.
+pub fn stat_fields(pid: u32) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); starttime is field 22.
+    Some((f[0].chars().next()?, f.get(19)?.parse().ok()?))
+}
+
+pub fn proc_of(pid: u32) -> Proc {
+    Proc {
+        pid,
+        start: stat_fields(pid).map(|x| x.1).unwrap_or(0),
+    }
+}
+
+/// True while the process runs (a zombie has ended: it only waits to be reaped).
+pub fn alive(p: Proc) -> bool {
+    matches!(stat_fields(p.pid), Some((state, start)) if start == p.start && state != 'Z')
+}
+
+/// The monitor and everything under it, now.
+pub fn tree_of(mon: u32) -> Vec<Proc> {
+    let mut v = vec![proc_of(mon)];
+    v.extend(descendants(mon).into_iter().map(proc_of));
+    v
+}
+
+/// Wait (bounded) until none of `procs` runs; the ones still running.
+pub fn wait_gone(procs: &[Proc], within: Duration) -> Vec<Proc> {
+    let t = Instant::now();
+    loop {
+        let left: Vec<Proc> = procs.iter().copied().filter(|p| alive(*p)).collect();
+        if left.is_empty() || t.elapsed() >= within {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
