@@ -14,6 +14,7 @@
 //! sessions are jailed. Every loop is bounded in count and time; everything talks only to
 //! loopback (127.0.0.1, and 127.0.0.2 as the "third party").
 mod common;
+use common::ftp::assert_no_connection;
 
 use common::ftp::{exact, port_arg, set_mtime};
 use common::{assert_all_exited, random_bytes, Ctl, Fixture, Inetd, TIMEOUT};
@@ -542,16 +543,6 @@ fn session_pids(inetd: &Inetd) -> Vec<u32> {
         v.extend(common::descendants(p));
     }
     v
-}
-
-/// A listener must not have been connected to (checked after a grace period).
-fn assert_no_connection(l: &TcpListener, what: &str) {
-    std::thread::sleep(Duration::from_millis(300));
-    l.set_nonblocking(true).unwrap();
-    match l.accept() {
-        Ok((_, from)) => panic!("{what}: the server connected (from {from})"),
-        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{what}: {e}"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

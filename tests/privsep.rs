@@ -9,6 +9,7 @@
 //! useradd and removed when the last test using it ends. Binding a client socket to
 //! 127.0.0.2 before connecting uses the crate's own `sys::net::connect_from` (no libc here).
 mod common;
+use common::ftp::{accept_within, assert_no_connection, listener, port_arg_of as port_arg};
 use common::procs::{proc_of, stat_fields, tree_of, wait_gone, Proc};
 
 use common::ftp::big_file;
@@ -21,10 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// How long a listener must stay silent before "no connection arrived" is believed.
-const QUIET: Duration = Duration::from_millis(400);
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
 // Accounts
@@ -247,60 +245,6 @@ fn pasv_addr(text: &str) -> SocketAddr {
     format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
         .parse()
         .unwrap()
-}
-
-fn port_arg(addr: SocketAddr) -> String {
-    let SocketAddr::V4(a) = addr else {
-        panic!("IPv4 only")
-    };
-    let o = a.ip().octets();
-    format!(
-        "{},{},{},{},{},{}",
-        o[0],
-        o[1],
-        o[2],
-        o[3],
-        a.port() >> 8,
-        a.port() & 0xff
-    )
-}
-
-/// A nonblocking listener on `ip`, port chosen by the kernel.
-fn listener(ip: &str) -> TcpListener {
-    let l = TcpListener::bind(format!("{ip}:0")).unwrap();
-    l.set_nonblocking(true).unwrap();
-    l
-}
-
-/// Accept one connection within `within` (bounded polling of a nonblocking listener).
-fn accept_within(l: &TcpListener, within: Duration) -> Option<(TcpStream, SocketAddr)> {
-    let t = Instant::now();
-    loop {
-        match l.accept() {
-            Ok((s, a)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                return Some((s, a));
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if t.elapsed() >= within {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
-
-/// Assert that nobody connected to `l` (after a short bounded wait).
-fn assert_no_connection(l: &TcpListener, what: &str) {
-    std::thread::sleep(QUIET);
-    match l.accept() {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok((_, from)) => panic!("{what}: the listener got a connection from {from}"),
-        Err(e) => panic!("{what}: accept: {e}"),
-    }
 }
 
 /// A connection to `to` from a socket bound to `from_ip` before connecting.

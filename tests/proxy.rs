@@ -17,6 +17,7 @@
 //! bound to 127.0.0.3, list, download and upload through it. HAProxy and rsftpd are ended
 //! by PID (Drop guards). Every wait is bounded; everything is on loopback.
 mod common;
+use common::ftp::{accept_within, assert_no_connection, listener, port_arg_of as port_arg};
 use common::logfile::{lines as log_lines, wait_lines};
 #[path = "common/syslog.rs"]
 mod syslog;
@@ -28,9 +29,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// How long a listener must stay silent before "no connection arrived" is believed.
-const QUIET: Duration = Duration::from_millis(400);
 
 /// The real client the headers name.
 const REAL: &str = "127.0.0.9";
@@ -149,55 +147,6 @@ fn pasv_addr(text: &str) -> SocketAddr {
     format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
         .parse()
         .unwrap()
-}
-
-fn port_arg(a: SocketAddr) -> String {
-    let SocketAddr::V4(a) = a else { panic!("IPv4") };
-    let o = a.ip().octets();
-    format!(
-        "{},{},{},{},{},{}",
-        o[0],
-        o[1],
-        o[2],
-        o[3],
-        a.port() >> 8,
-        a.port() & 0xff
-    )
-}
-
-fn listener(ip: &str) -> TcpListener {
-    let l = TcpListener::bind(format!("{ip}:0")).unwrap();
-    l.set_nonblocking(true).unwrap();
-    l
-}
-
-fn accept_within(l: &TcpListener, within: Duration) -> Option<(TcpStream, SocketAddr)> {
-    let t = Instant::now();
-    loop {
-        match l.accept() {
-            Ok((s, a)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                return Some((s, a));
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if t.elapsed() >= within {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
-
-fn assert_no_connection(l: &TcpListener, what: &str) {
-    std::thread::sleep(QUIET);
-    match l.accept() {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok((_, from)) => panic!("{what}: the listener got a connection from {from}"),
-        Err(e) => panic!("{what}: accept: {e}"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

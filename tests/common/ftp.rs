@@ -80,3 +80,65 @@ pub fn hang_up_and_check_exit(c: Ctl, inetd: &Inetd) {
         "rsftpd processes left after the client hung up"
     );
 }
+
+/// The PORT argument (h1,h2,h3,h4,p1,p2) for an IPv4 address and port.
+pub fn port_arg_of(addr: std::net::SocketAddr) -> String {
+    let std::net::SocketAddr::V4(a) = addr else {
+        panic!("IPv4 only")
+    };
+    let o = a.ip().octets();
+    format!(
+        "{},{},{},{},{},{}",
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        a.port() >> 8,
+        a.port() & 0xff
+    )
+}
+
+/// A nonblocking listener on `ip`, port chosen by the kernel.
+pub fn listener(ip: &str) -> TcpListener {
+    let l = TcpListener::bind(format!("{ip}:0")).unwrap();
+    l.set_nonblocking(true).unwrap();
+    l
+}
+
+/// Accept one connection within `within` (bounded polling of a nonblocking listener).
+pub fn accept_within(
+    l: &TcpListener,
+    within: Duration,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    let t = Instant::now();
+    loop {
+        match l.accept() {
+            Ok((s, a)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(TIMEOUT)).unwrap();
+                return Some((s, a));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if t.elapsed() >= within {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// How long a listener is watched before "nobody connected" is believed.
+pub const QUIET: Duration = Duration::from_millis(400);
+
+/// Assert that nobody connected to `l` within QUIET (the server would have by then).
+pub fn assert_no_connection(l: &TcpListener, what: &str) {
+    std::thread::sleep(QUIET);
+    l.set_nonblocking(true).unwrap();
+    match l.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((_, from)) => panic!("{what}: the listener got a connection from {from}"),
+        Err(e) => panic!("{what}: accept: {e}"),
+    }
+}
