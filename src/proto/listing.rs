@@ -25,14 +25,14 @@
 //! names already cached resolve: we observed `root` resolving but `ftp` printed as `102`;
 //! rsftpd resolves before chroot, per DESIGN.md).
 
-const S_IFMT: u32 = 0o170000;
-const S_IFSOCK: u32 = 0o140000;
-const S_IFLNK: u32 = 0o120000;
-const S_IFREG: u32 = 0o100000;
-const S_IFBLK: u32 = 0o060000;
-const S_IFDIR: u32 = 0o040000;
-const S_IFCHR: u32 = 0o020000;
-const S_IFIFO: u32 = 0o010000;
+pub(crate) const S_IFMT: u32 = 0o170000;
+pub(crate) const S_IFSOCK: u32 = 0o140000;
+pub(crate) const S_IFLNK: u32 = 0o120000;
+pub(crate) const S_IFREG: u32 = 0o100000;
+pub(crate) const S_IFBLK: u32 = 0o060000;
+pub(crate) const S_IFDIR: u32 = 0o040000;
+pub(crate) const S_IFCHR: u32 = 0o020000;
+pub(crate) const S_IFIFO: u32 = 0o010000;
 
 /// Past this age (strictly more), a listing shows the year instead of the time of day.
 const SIX_MONTHS: i64 = 60 * 60 * 24 * 182;
