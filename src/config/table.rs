@@ -13,7 +13,7 @@
 //! 6 connection limits, listing filters, sandbox switches; 7 TLS; 8 IPv6 listener, command
 //! filters, TCP wrappers and other protocol switches.
 
-use super::{fatal, table_default, warn, Field, Kind, Tunable, Value, IMPL};
+use super::{fatal, table_default, warn, Field, Kind, Origins, Tunable, Value, IMPL};
 
 tunables! {
     (accept_timeout, uint, "60", IMPL,
@@ -192,10 +192,10 @@ tunables! {
      "PAM service vsftpd authenticates with. rsftpd checks /etc/shadow itself and does not use PAM, so other values are ignored with a warning."),
     (passwd_chroot_enable, bool, "NO", IMPL,
      "For jailed users, a home directory written as /jail/./start jails the user in /jail and starts them in /start inside it."),
-    (pasv_addr_resolve, bool, "NO", warn(8),
-     "Lets pasv_address be a host name, resolved at startup. Not supported yet: YES is ignored with a warning, so pasv_address must be a numeric address."),
+    (pasv_addr_resolve, bool, "NO", IMPL,
+     "Lets pasv_address be a host name, looked up once at startup (under inetd, when each connection's process starts), before any chroot; a name that does not resolve is a startup error, reported by rsftpd -t too. The first IPv4 address is used, an IPv6 one only if there is none. Without YES a host name in pasv_address is an error."),
     (pasv_address, opt, "", IMPL,
-     "IPv4 address announced in PASV replies, for servers behind NAT. Unset: the local address of the control connection."),
+     "Address announced in PASV replies, for servers behind NAT or a load balancer: a numeric IPv4 address, or a host name with pasv_addr_resolve=YES. Unset: the local address of the control connection. PASV can only announce IPv4, so with an IPv6 address here (accepted with a warning) PASV is refused with 522 and clients must use EPSV, whose reply carries no address."),
     (pasv_enable, bool, "YES", IMPL,
      "With NO, passive mode (PASV, EPSV) is refused."),
     (pasv_max_port, uint, "0", IMPL,

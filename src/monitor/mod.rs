@@ -227,6 +227,14 @@ fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String
             }
             cfg.validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            // A host name the user's file gives pasv_address (with pasv_addr_resolve=YES)
+            // is looked up here, in the monitor, before the session is forked and jailed.
+            for w in cfg
+                .resolve_names(&mut sys::net::lookup_host)
+                .map_err(|e| e.to_string())?
+            {
+                log::warn(&format!("warning: {w}"));
+            }
         }
     }
     let home = u.home.to_str().ok_or("home directory is not valid UTF-8")?;

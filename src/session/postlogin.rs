@@ -895,13 +895,27 @@ impl Session {
         }
     }
 
-    fn pasv_ip(&self) -> Option<Ipv4Addr> {
-        if let Some(a) = &self.cfg.pasv_address {
-            return a.parse().ok();
+    /// The address PASV announces, or the 522 refusal. PASV carries only IPv4, so it is
+    /// refused to an IPv6 client (vsftpd answers `227` there with the IPv4-mapped address or
+    /// `0,0,0,0`, which no client can use; pure-ftpd refuses it too), and when there is no
+    /// IPv4 address to announce: an IPv6 pasv_address, or none and an IPv6 local address.
+    /// Both say to use EPSV, whose reply carries only a port. The client's family decides,
+    /// not the local one: behind a balancer (proxy_protocol_enable) the host may be reached
+    /// over IPv6 while an IPv4 client is told the balancer's IPv4 pasv_address. An IPv4
+    /// client of a dual-stack listener is IPv4 here (`sys::net::endpoints` unmaps it).
+    fn pasv_ip(&self) -> Result<Ipv4Addr, &'static str> {
+        const ON_IPV6: &str = "PASV is not available on an IPv6 connection; use EPSV.";
+        if self.peer.is_ipv6() {
+            return Err(ON_IPV6);
         }
-        match self.local.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
+        match self.cfg.pasv_address.as_deref().map(str::parse::<IpAddr>) {
+            None => match self.local.ip() {
+                IpAddr::V4(local) => Ok(local),
+                IpAddr::V6(_) => Err(ON_IPV6),
+            },
+            Some(Ok(IpAddr::V4(a))) => Ok(a),
+            // Config::resolve_names left a number here; an IPv6 one was warned about.
+            Some(_) => Err("PASV cannot announce the IPv6 pasv_address; use EPSV."),
         }
     }
 
@@ -909,13 +923,11 @@ impl Session {
         if !self.cfg.pasv_enable || self.epsv_all {
             return self.reply(550, "Permission denied.");
         }
-        let Some(announce) = self.pasv_ip() else {
-            return self.reply(
-                522,
-                "PASV is not available on an IPv6 connection; use EPSV.",
-            );
-        };
         self.data = Setup::None;
+        let announce = match self.pasv_ip() {
+            Ok(a) => a,
+            Err(text) => return self.reply(522, text),
+        };
         match data::listen(&self.cfg, self.local.ip()) {
             Ok(l) => {
                 let port = l.local_addr()?.port();

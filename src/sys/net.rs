@@ -1,6 +1,8 @@
 //! Sockets: the addresses of the control connection, socket options, passive listeners in
-//! a port range, active connections (from port 20 when the monitor asks), and sendfile.
-//! The monitor uses `connect_from`; sessions use the rest.
+//! a port range, active connections (from port 20 when the monitor asks), sendfile, and
+//! the one host-name lookup (pasv_addr_resolve, at startup).
+//! The monitor uses `connect_from`; the launched process `lookup_host`; sessions use the
+//! rest.
 
 use super::{cvt, cvt_ssize, retry};
 use std::io;
@@ -91,6 +93,18 @@ pub fn unmap(a: SocketAddr) -> SocketAddr {
         }
     }
     a
+}
+
+/// The addresses a host name resolves to, through the system's resolver (getaddrinfo, via
+/// std: /etc/hosts, DNS, whatever nsswitch.conf says), mapped IPv4 addresses unmapped.
+/// Only for a name the administrator configured (pasv_address with pasv_addr_resolve=YES),
+/// at startup, before any chroot: never for anything a client sent (DESIGN.md habit 7).
+pub fn lookup_host(name: &str) -> io::Result<Vec<IpAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((name, 0u16)
+        .to_socket_addrs()?
+        .map(|a| unmap(a).ip())
+        .collect())
 }
 
 fn setsockopt_int(
