@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::limits;
@@ -764,10 +764,18 @@ impl Config {
             ));
         }
         if self.listen && self.listen_ipv6 {
-            return err(
-                "listen and listen_ipv6 are both YES; run two copies of rsftpd, one for IPv4 and one for IPv6"
-                    .to_string(),
-            );
+            // vsftpd refuses this too. One dual-stack socket already serves both families,
+            // and two listeners on the same port would fight over the IPv4 side.
+            let listen_at = match self.origins.get("listen") {
+                Some(o) => format!(" (listen=YES at {o})"),
+                None => String::new(),
+            };
+            return Err(self.error_at(
+                "listen_ipv6",
+                format!(
+                    "listen=YES and listen_ipv6=YES cannot both be set{listen_at}: listen_ipv6=YES alone serves IPv4 and IPv6 clients on one dual-stack socket, listen=YES serves IPv4 only"
+                ),
+            ));
         }
         if !self.anonymous_enable && !self.local_enable {
             return err(
@@ -797,6 +805,17 @@ impl Config {
                         ),
                     ));
                 }
+            }
+        }
+        if let Some(a) = &self.listen_address6 {
+            if a.parse::<Ipv6Addr>().is_err() {
+                return Err(self.error_at(
+                    "listen_address6",
+                    format!(
+                        "listen_address6={} is not an IPv6 address (a numeric one, such as ::1 or 2001:db8::21; for IPv4 use listen_address)",
+                        quote(a)
+                    ),
+                ));
             }
         }
         if crate::sys::syslog::facility(&self.syslog_facility).is_none() {

@@ -250,6 +250,8 @@ const IMPLEMENTED: &[&str] = &[
     "mdtm_write",
     "listen",
     "listen_address",
+    "listen_address6",
+    "listen_ipv6",
     "listen_port",
     "background",
     "run_as_launching_user",
@@ -719,8 +721,9 @@ fn validate_errors() {
     );
     assert_eq!(
         v("listen=YES\nlisten_ipv6=YES"),
-        Err("listen and listen_ipv6 are both YES; run two copies of rsftpd, one for IPv4 and one for IPv6".into())
+        Err("/etc/rsftpd.conf:2: listen=YES and listen_ipv6=YES cannot both be set (listen=YES at /etc/rsftpd.conf:1): listen_ipv6=YES alone serves IPv4 and IPv6 clients on one dual-stack socket, listen=YES serves IPv4 only".into())
     );
+    assert_eq!(v("listen_ipv6=YES\nlisten=NO"), Ok(()));
     assert_eq!(
         v("anonymous_enable=NO"),
         Err("anonymous_enable and local_enable are both NO, so nobody could log in".into())
@@ -752,6 +755,12 @@ fn validate_errors() {
     );
     assert_eq!(v("pasv_address=192.0.2.7"), Ok(()));
     assert_eq!(v("pasv_address=2001:db8::7"), Ok(()));
+    assert_eq!(v("listen_address6=::1"), Ok(()));
+    assert_eq!(v("listen_address6=::ffff:127.0.0.1"), Ok(()));
+    assert_eq!(
+        v("listen_ipv6=YES\nlisten_address6=127.0.0.1"),
+        Err("/etc/rsftpd.conf:2: listen_address6='127.0.0.1' is not an IPv6 address (a numeric one, such as ::1 or 2001:db8::21; for IPv4 use listen_address)".into())
+    );
     assert_eq!(
         v("listen_address=localhost"),
         Err("listen_address='localhost' is not an IP address".into())
@@ -830,7 +839,9 @@ fn debian_stock_config() {
     let w = c.parse_str(text, path).unwrap();
     c.validate().unwrap();
     let keys: Vec<&str> = w.iter().map(Warning::key).collect();
-    assert_eq!(keys, ["listen_ipv6", "pam_service_name"]);
+    // listen_ipv6=YES is standalone mode now, as in vsftpd (rsftpd.conf(5) says to set it
+    // to NO under xinetd).
+    assert_eq!(keys, ["pam_service_name"]);
     assert!(!c.listen && c.listen_ipv6 && !c.anonymous_enable && c.local_enable && c.use_localtime);
     assert_eq!(c.secure_chroot_dir, "/var/run/vsftpd/empty");
     assert_eq!(

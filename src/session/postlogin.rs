@@ -928,7 +928,7 @@ impl Session {
             Ok(a) => a,
             Err(text) => return self.reply(522, text),
         };
-        match data::listen(&self.cfg, self.local.ip()) {
+        match data::listen(&self.cfg, self.local) {
             Ok(l) => {
                 let port = l.local_addr()?.port();
                 self.data = Setup::Passive(l);
@@ -959,7 +959,7 @@ impl Session {
             return self.reply(522, &format!("Bad network protocol; use ({mine})."));
         }
         self.data = Setup::None;
-        match data::listen(&self.cfg, self.local.ip()) {
+        match data::listen(&self.cfg, self.local) {
             Ok(l) => {
                 let port = l.local_addr()?.port();
                 self.data = Setup::Passive(l);
@@ -973,7 +973,7 @@ impl Session {
     }
 
     fn set_active(&mut self, target: SocketAddr) {
-        self.data = Setup::Active(target);
+        self.data = Setup::Active(data::active_target(target, self.peer));
     }
 
     fn port(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
@@ -984,6 +984,15 @@ impl Session {
         let Some(target) = addr::parse_port(arg.unwrap_or(b"")) else {
             return self.reply(500, "Illegal PORT command.");
         };
+        // PORT carries only IPv4: it cannot name an IPv6 client, so say what works (as
+        // EPRT's 522 does for the other family) rather than a generic refusal. vsftpd answers
+        // `500 Illegal PORT command.` there. The client's family decides, as for PASV.
+        if self.peer.is_ipv6() && !self.cfg.port_promiscuous {
+            return self.reply(
+                522,
+                "PORT is not available on an IPv6 connection; use EPRT.",
+            );
+        }
         let target = SocketAddr::V4(target);
         if !data::active_allowed(&self.cfg, target, self.peer) {
             log::warn(&format!(
@@ -1011,11 +1020,7 @@ impl Session {
         let target = sys::net::unmap(target);
         // An address of the other family cannot be this client: say which protocol works
         // (RFC 2428's 522) rather than a generic refusal.
-        let mine = if sys::net::unmap(self.local).is_ipv4() {
-            1
-        } else {
-            2
-        };
+        let mine = if self.local.is_ipv4() { 1 } else { 2 };
         if target.is_ipv4() != (mine == 1) && !self.cfg.port_promiscuous {
             return self.reply(522, &format!("Bad network protocol; use ({mine})."));
         }
