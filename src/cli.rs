@@ -85,7 +85,8 @@ pub fn parse(argv: &[OsString]) -> Result<Args, (String, i32)> {
     })
 }
 
-/// Load the file (the default one only if it exists) and apply the -o options in order.
+/// Load the file (the default one only if it exists), apply the -o options in order,
+/// validate, and resolve pasv_address (pasv_addr_resolve=YES).
 /// Warnings are returned for the caller to report where it can.
 pub fn load_config(args: &Args) -> Result<(Config, Vec<String>), String> {
     let mut cfg = Config::default();
@@ -117,6 +118,12 @@ pub fn load_config(args: &Args) -> Result<(Config, Vec<String>), String> {
         }
     }
     cfg.validate().map_err(|e| e.to_string())?;
+    // pasv_addr_resolve: the configured host name is looked up now, before any fork or
+    // chroot, and a name that does not resolve stops the start (and `rsftpd -t`).
+    warnings.extend(
+        cfg.resolve_names(&mut sys::net::lookup_host)
+            .map_err(|e| e.to_string())?,
+    );
     Ok((cfg, warnings))
 }
 

@@ -1,6 +1,9 @@
-//! Standalone mode (`listen=YES`): bind `listen_address:listen_port`, accept connections,
-//! and serve each in a forked child that puts the connection on fds 0 and 1 and runs the
-//! very same code path as an inetd launch. Runs as root (or the launching user).
+//! Standalone mode (`listen=YES`: bind `listen_address:listen_port`, IPv4; `listen_ipv6=YES`:
+//! bind `[listen_address6]:listen_port`, one dual-stack IPv6 socket that takes IPv4 clients
+//! too), accept connections, and serve each in a forked child that puts the connection on
+//! fds 0 and 1 and runs the very same code path as an inetd launch. Runs as root (or the
+//! launching user). Client addresses are unmapped (::ffff:127.0.0.1 is 127.0.0.1) before
+//! max_per_ip counts them, as everywhere else.
 //!
 //! The listener never reads a byte from a client. It keeps a table of its children (pid ->
 //! client address), reaped with waitpid(WNOHANG) before every admission decision and at
@@ -13,7 +16,7 @@ use crate::log;
 use crate::sys::{self, process};
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -86,15 +89,30 @@ pub fn run(cfg: Config) -> i32 {
             return 1;
         }
     }
-    let ip: IpAddr = match &cfg.listen_address {
+    // listen_ipv6: one IPv6 socket, dual-stack, so IPv4 clients arrive on it too (as
+    // ::ffff:a.b.c.d, unmapped by sys::net::endpoints in the child).
+    let (key, address, any) = if cfg.listen_ipv6 {
+        (
+            "listen_address6",
+            &cfg.listen_address6,
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        )
+    } else {
+        (
+            "listen_address",
+            &cfg.listen_address,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        )
+    };
+    let ip: IpAddr = match address {
         Some(a) => match a.parse() {
             Ok(ip) => ip,
             Err(_) => {
-                eprintln!("rsftpd: listen_address '{a}' is not an IP address");
+                eprintln!("rsftpd: {key} '{a}' is not an IP address");
                 return 1;
             }
         },
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        None => any,
     };
     let addr = SocketAddr::new(ip, cfg.listen_port as u16);
     let listener = match sys::net::listen_wide(addr) {

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::limits;
@@ -178,12 +179,15 @@ macro_rules! tunables {
                 #[doc = $doc]
                 pub $name: field_ty!($kind),
             )*
+            /// Where each key got its value, for the messages of checks made after parsing.
+            pub origins: Origins,
         }
 
         impl Default for Config {
             fn default() -> Self {
                 Config {
                     $( $name: Field::from_value(table_default(stringify!($name), field_kind!($kind), $default)), )*
+                    origins: Origins::default(),
                 }
             }
         }
@@ -261,6 +265,28 @@ impl fmt::Display for Origin {
         }
     }
 }
+
+/// Where each key was last set (file and line, or `-o` option), so that a check made after
+/// parsing (`validate`, `resolve_names`) can name the line to fix. Not part of the
+/// configuration itself: two configurations with the same values are equal wherever the
+/// values came from (the `-t` dump round trip relies on it).
+#[derive(Debug, Clone, Default)]
+pub struct Origins(HashMap<&'static str, Origin>);
+
+impl Origins {
+    /// Where `key` (a canonical name) was set; None when it has its default.
+    pub fn get(&self, key: &str) -> Option<&Origin> {
+        self.0.get(key)
+    }
+}
+
+impl PartialEq for Origins {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Origins {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Place {
@@ -490,6 +516,22 @@ fn suggest(key: &str) -> Option<&'static str> {
         .map(|(_, name)| name)
 }
 
+/// A DNS host name as RFC 1123 allows it: dot-separated labels of 1-63 letters, digits and
+/// hyphens, not starting or ending with a hyphen, 253 bytes at most (one final dot allowed).
+fn is_host_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// Splits `key=value`, trimming whitespace around both.
 fn split_kv(s: &str) -> Option<(&str, &str)> {
     let (k, v) = s.split_once('=')?;
@@ -549,6 +591,7 @@ impl Config {
             }
         }
         self.store_value(t.name, v);
+        self.origins.0.insert(t.name, origin.clone());
         Ok(warning)
     }
 
@@ -721,10 +764,18 @@ impl Config {
             ));
         }
         if self.listen && self.listen_ipv6 {
-            return err(
-                "listen and listen_ipv6 are both YES; run two copies of rsftpd, one for IPv4 and one for IPv6"
-                    .to_string(),
-            );
+            // vsftpd refuses this too. One dual-stack socket already serves both families,
+            // and two listeners on the same port would fight over the IPv4 side.
+            let listen_at = match self.origins.get("listen") {
+                Some(o) => format!(" (listen=YES at {o})"),
+                None => String::new(),
+            };
+            return Err(self.error_at(
+                "listen_ipv6",
+                format!(
+                    "listen=YES and listen_ipv6=YES cannot both be set{listen_at}: listen_ipv6=YES alone serves IPv4 and IPv6 clients on one dual-stack socket, listen=YES serves IPv4 only"
+                ),
+            ));
         }
         if !self.anonymous_enable && !self.local_enable {
             return err(
@@ -732,11 +783,38 @@ impl Config {
             );
         }
         // Addresses are checked at start, not when the first client asks for PASV (a
-        // vsftpd pain point: `500 OOPS: invalid pasv_address` at transfer time).
+        // vsftpd pain point: `500 OOPS: invalid pasv_address` at transfer time). A host
+        // name needs pasv_addr_resolve=YES and is resolved by `resolve_names`.
         if let Some(a) = &self.pasv_address {
-            if a.parse::<std::net::Ipv4Addr>().is_err() {
-                return err(format!(
-                    "pasv_address='{a}' is not an IPv4 address (host names come with pasv_addr_resolve, not yet supported)"
+            if a.parse::<IpAddr>().is_err() {
+                if !self.pasv_addr_resolve {
+                    return Err(self.error_at(
+                        "pasv_address",
+                        format!(
+                            "pasv_address={} is not an IP address; to give a host name, set pasv_addr_resolve=YES (it is then resolved once, at startup)",
+                            quote(a)
+                        ),
+                    ));
+                }
+                if !is_host_name(a) {
+                    return Err(self.error_at(
+                        "pasv_address",
+                        format!(
+                            "pasv_address={} is neither an IP address nor a host name",
+                            quote(a)
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(a) = &self.listen_address6 {
+            if a.parse::<Ipv6Addr>().is_err() {
+                return Err(self.error_at(
+                    "listen_address6",
+                    format!(
+                        "listen_address6={} is not an IPv6 address (a numeric one, such as ::1 or 2001:db8::21; for IPv4 use listen_address)",
+                        quote(a)
+                    ),
                 ));
             }
         }
@@ -747,7 +825,7 @@ impl Config {
             ));
         }
         if let Some(a) = &self.listen_address {
-            if a.parse::<std::net::IpAddr>().is_err() {
+            if a.parse::<IpAddr>().is_err() {
                 return err(format!("listen_address='{a}' is not an IP address"));
             }
         }
@@ -774,6 +852,86 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// An error about `key`, placed at the line (or `-o` option) that set it when known.
+    fn error_at(&self, key: &str, msg: String) -> ConfigError {
+        match self.origins.get(key) {
+            Some(o) => ConfigError::at(o, msg),
+            None => ConfigError::settings(msg),
+        }
+    }
+
+    /// The startup name lookups, after `validate`: with pasv_addr_resolve=YES a host name in
+    /// pasv_address is resolved through `lookup` (the system's resolver, `sys::net::lookup_host`,
+    /// outside tests) and replaced by the address, so the sessions, which run chrooted and
+    /// must look up no names (DESIGN.md section 1), only ever see a number, and `rsftpd -t`
+    /// prints the address that will be announced. PASV carries only IPv4, so the first IPv4
+    /// address is taken, and an IPv6 one only when there is none. A name that does not
+    /// resolve is an error naming the line, checked by `rsftpd -t` too.
+    ///
+    /// This is the one lookup rsftpd makes, of a name the administrator wrote, once per
+    /// start (under inetd: once per connection, in the launched process as root, before any
+    /// fork or chroot); nothing a client sends is ever looked up. Returns warnings.
+    pub fn resolve_names(
+        &mut self,
+        lookup: &mut dyn FnMut(&str) -> std::io::Result<Vec<IpAddr>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        let Some(name) = self.pasv_address.clone() else {
+            return Ok(warnings);
+        };
+        let unmap = |ip: IpAddr| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (ip, resolved) = match name.parse::<IpAddr>() {
+            Ok(ip) => (unmap(ip), false),
+            Err(_) => {
+                // validate() let a name through only with pasv_addr_resolve=YES.
+                let found = lookup(&name).map_err(|e| {
+                    self.error_at(
+                        "pasv_address",
+                        format!(
+                            "pasv_address={} (pasv_addr_resolve=YES) does not resolve: {e}",
+                            quote(&name)
+                        ),
+                    )
+                })?;
+                let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) =
+                    found.into_iter().map(unmap).partition(IpAddr::is_ipv4);
+                match v4.first().or(v6.first()) {
+                    Some(&ip) => (ip, true),
+                    None => {
+                        return Err(self.error_at(
+                            "pasv_address",
+                            format!(
+                                "pasv_address={} (pasv_addr_resolve=YES) resolves to no address",
+                                quote(&name)
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        self.pasv_address = Some(ip.to_string());
+        if ip.is_ipv6() {
+            let at = self
+                .origins
+                .get("pasv_address")
+                .map(|o| format!("{o}: "))
+                .unwrap_or_default();
+            let via = if resolved {
+                format!(" (resolves to {ip})")
+            } else {
+                String::new()
+            };
+            warnings.push(format!(
+                "{at}pasv_address={}{via} is an IPv6 address: PASV, which can only announce IPv4, will be refused with 522 and clients must use EPSV",
+                quote(&name)
+            ));
+        }
+        Ok(warnings)
     }
 
     /// proxy_trusted_addresses, parsed (empty when unset). Call after `validate`, which

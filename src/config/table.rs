@@ -13,7 +13,7 @@
 //! 6 connection limits, listing filters, sandbox switches; 7 TLS; 8 IPv6 listener, command
 //! filters, TCP wrappers and other protocol switches.
 
-use super::{fatal, table_default, warn, Field, Kind, Tunable, Value, IMPL};
+use super::{fatal, table_default, warn, Field, Kind, Origins, Tunable, Value, IMPL};
 
 tunables! {
     (accept_timeout, uint, "60", IMPL,
@@ -147,13 +147,13 @@ tunables! {
     (isolate_network, bool, "YES", warn(6),
      "vsftpd runs unprivileged processes in an empty network namespace. rsftpd does not use namespaces yet and relies on its own privilege separation, so NO is ignored with a warning."),
     (listen, bool, "NO", IMPL,
-     "YES: rsftpd runs standalone, listens on listen_address:listen_port and serves each connection in its own process tree. NO: rsftpd is started by inetd or xinetd with the connection on descriptor 0. rsftpd defaults to NO, while vsftpd 3.0's built-in default is YES."),
+     "YES: rsftpd runs standalone, listens on listen_address:listen_port (IPv4) and serves each connection in its own process tree. NO: rsftpd is started by inetd or xinetd with the connection on descriptor 0 (or runs standalone with listen_ipv6=YES). rsftpd defaults to NO, while vsftpd 3.0's built-in default is YES. Started by inetd with YES, rsftpd refuses the client with 421 and logs why."),
     (listen_address, opt, "", IMPL,
-     "In standalone mode, the IPv4 address to listen on (a numeric address). Unset: all addresses."),
-    (listen_address6, opt, "", warn(8),
-     "In standalone mode with listen_ipv6, the IPv6 address to listen on. Ignored until IPv6 listening is supported."),
-    (listen_ipv6, bool, "NO", warn(8),
-     "vsftpd listens standalone on an IPv6 socket. Not supported yet: YES is ignored with a warning, and rsftpd runs standalone only with listen=YES (under inetd, IPv6 clients are served normally). Setting both listen and listen_ipv6 to YES is an error, as in vsftpd."),
+     "In standalone mode with listen=YES, the IPv4 address to listen on (a numeric address). Unset: all addresses. Not used with listen_ipv6=YES."),
+    (listen_address6, opt, "", IMPL,
+     "In standalone mode with listen_ipv6=YES, the IPv6 address to listen on (a numeric address such as ::1; an IPv4-mapped one such as ::ffff:192.0.2.21 listens on that IPv4 address). Unset: all addresses, IPv6 and IPv4."),
+    (listen_ipv6, bool, "NO", IMPL,
+     "YES: rsftpd runs standalone on one IPv6 socket at listen_address6:listen_port that also accepts IPv4 clients (IPV6_V6ONLY is turned off whatever the system default); they are logged and checked as plain IPv4 addresses, 127.0.0.1 and not ::ffff:127.0.0.1. Setting both listen and listen_ipv6 to YES is an error, as in vsftpd. Debian's stock vsftpd.conf sets listen_ipv6=YES: under inetd or xinetd set it to NO (xinetd's flags = IPv6 serves IPv6 clients there)."),
     (listen_port, uint, "21", IMPL,
      "In standalone mode, the TCP port to listen on."),
     (local_enable, bool, "NO", IMPL,
@@ -192,10 +192,10 @@ tunables! {
      "PAM service vsftpd authenticates with. rsftpd checks /etc/shadow itself and does not use PAM, so other values are ignored with a warning."),
     (passwd_chroot_enable, bool, "NO", IMPL,
      "For jailed users, a home directory written as /jail/./start jails the user in /jail and starts them in /start inside it."),
-    (pasv_addr_resolve, bool, "NO", warn(8),
-     "Lets pasv_address be a host name, resolved at startup. Not supported yet: YES is ignored with a warning, so pasv_address must be a numeric address."),
+    (pasv_addr_resolve, bool, "NO", IMPL,
+     "Lets pasv_address be a host name, looked up once at startup (under inetd, when each connection's process starts), before any chroot; a name that does not resolve is a startup error, reported by rsftpd -t too. The first IPv4 address is used, an IPv6 one only if there is none. Without YES a host name in pasv_address is an error."),
     (pasv_address, opt, "", IMPL,
-     "IPv4 address announced in PASV replies, for servers behind NAT. Unset: the local address of the control connection."),
+     "Address announced in PASV replies, for servers behind NAT or a load balancer: a numeric IPv4 address, or a host name with pasv_addr_resolve=YES. Unset: the local address of the control connection. PASV can only announce IPv4, so with an IPv6 address here (accepted with a warning) PASV is refused with 522 and clients must use EPSV, whose reply carries no address."),
     (pasv_enable, bool, "YES", IMPL,
      "With NO, passive mode (PASV, EPSV) is refused."),
     (pasv_max_port, uint, "0", IMPL,

@@ -250,6 +250,8 @@ const IMPLEMENTED: &[&str] = &[
     "mdtm_write",
     "listen",
     "listen_address",
+    "listen_address6",
+    "listen_ipv6",
     "listen_port",
     "background",
     "run_as_launching_user",
@@ -266,6 +268,7 @@ const IMPLEMENTED: &[&str] = &[
     "pasv_min_port",
     "pasv_max_port",
     "pasv_address",
+    "pasv_addr_resolve",
     "pasv_promiscuous",
     "port_enable",
     "port_promiscuous",
@@ -718,8 +721,9 @@ fn validate_errors() {
     );
     assert_eq!(
         v("listen=YES\nlisten_ipv6=YES"),
-        Err("listen and listen_ipv6 are both YES; run two copies of rsftpd, one for IPv4 and one for IPv6".into())
+        Err("/etc/rsftpd.conf:2: listen=YES and listen_ipv6=YES cannot both be set (listen=YES at /etc/rsftpd.conf:1): listen_ipv6=YES alone serves IPv4 and IPv6 clients on one dual-stack socket, listen=YES serves IPv4 only".into())
     );
+    assert_eq!(v("listen_ipv6=YES\nlisten=NO"), Ok(()));
     assert_eq!(
         v("anonymous_enable=NO"),
         Err("anonymous_enable and local_enable are both NO, so nobody could log in".into())
@@ -739,9 +743,24 @@ fn validate_errors() {
     );
     assert_eq!(
         v("pasv_address=ftp.example.com"),
-        Err("pasv_address='ftp.example.com' is not an IPv4 address (host names come with pasv_addr_resolve, not yet supported)".into())
+        Err("/etc/rsftpd.conf:1: pasv_address='ftp.example.com' is not an IP address; to give a host name, set pasv_addr_resolve=YES (it is then resolved once, at startup)".into())
+    );
+    assert_eq!(
+        v("pasv_addr_resolve=YES\npasv_address=ftp.example.com"),
+        Ok(())
+    );
+    assert_eq!(
+        v("pasv_addr_resolve=YES\npasv_address=ftp_example.com"),
+        Err("/etc/rsftpd.conf:2: pasv_address='ftp_example.com' is neither an IP address nor a host name".into())
     );
     assert_eq!(v("pasv_address=192.0.2.7"), Ok(()));
+    assert_eq!(v("pasv_address=2001:db8::7"), Ok(()));
+    assert_eq!(v("listen_address6=::1"), Ok(()));
+    assert_eq!(v("listen_address6=::ffff:127.0.0.1"), Ok(()));
+    assert_eq!(
+        v("listen_ipv6=YES\nlisten_address6=127.0.0.1"),
+        Err("/etc/rsftpd.conf:2: listen_address6='127.0.0.1' is not an IPv6 address (a numeric one, such as ::1 or 2001:db8::21; for IPv4 use listen_address)".into())
+    );
     assert_eq!(
         v("listen_address=localhost"),
         Err("listen_address='localhost' is not an IP address".into())
@@ -820,7 +839,9 @@ fn debian_stock_config() {
     let w = c.parse_str(text, path).unwrap();
     c.validate().unwrap();
     let keys: Vec<&str> = w.iter().map(Warning::key).collect();
-    assert_eq!(keys, ["listen_ipv6", "pam_service_name"]);
+    // listen_ipv6=YES is standalone mode now, as in vsftpd (rsftpd.conf(5) says to set it
+    // to NO under xinetd).
+    assert_eq!(keys, ["pam_service_name"]);
     assert!(!c.listen && c.listen_ipv6 && !c.anonymous_enable && c.local_enable && c.use_localtime);
     assert_eq!(c.secure_chroot_dir, "/var/run/vsftpd/empty");
     assert_eq!(
@@ -998,4 +1019,176 @@ fn roff_output_shape() {
         "One.\nTwo e.g. three.\n0 is x. .x\n"
     );
     assert_eq!(roff_escape(".hidden"), "\\&.hidden");
+}
+
+// ----- pasv_addr_resolve: the startup lookup ------------------------------------------------
+
+/// A resolver for the tests: a fixed table, and a record of every name asked.
+fn table_lookup<'a>(
+    asked: &'a mut Vec<String>,
+) -> impl FnMut(&str) -> std::io::Result<Vec<IpAddr>> + 'a {
+    move |name: &str| {
+        asked.push(name.to_string());
+        let ips: &[&str] = match name {
+            "ftp.example.com" => &["2001:db8::21", "192.0.2.21", "192.0.2.22"],
+            "v6only.example.com" => &["2001:db8::21"],
+            "mapped.example.com" => &["::ffff:192.0.2.23"],
+            "empty.example.com" => &[],
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "Name or service not known",
+                ))
+            }
+        };
+        Ok(ips.iter().map(|s| s.parse().unwrap()).collect())
+    }
+}
+
+fn resolved(text: &str) -> (Result<Vec<String>, String>, Config, Vec<String>) {
+    let (mut c, _) = parse(text).unwrap();
+    c.validate().unwrap();
+    let mut asked = Vec::new();
+    let r = c
+        .resolve_names(&mut table_lookup(&mut asked))
+        .map_err(|e| e.to_string());
+    (r, c, asked)
+}
+
+#[test]
+fn pasv_addr_resolve_looks_up_once_and_prefers_ipv4() {
+    // A name: its first IPv4 address, though an IPv6 one came first.
+    let (r, c, asked) = resolved("pasv_addr_resolve=YES\npasv_address=ftp.example.com");
+    assert_eq!(r, Ok(vec![]));
+    assert_eq!(c.pasv_address.as_deref(), Some("192.0.2.21"));
+    assert_eq!(asked, ["ftp.example.com"]);
+    // The dump shows what will be announced, and reads back as it is.
+    assert!(c.dump().contains("\npasv_address=192.0.2.21\n"));
+    let (again, _) = parse(&c.dump()).unwrap();
+    again.validate().unwrap();
+    assert_eq!(again, c);
+
+    // An IPv4-mapped answer is the IPv4 address.
+    let (r, c, _) = resolved("pasv_addr_resolve=YES\npasv_address=mapped.example.com");
+    assert_eq!(r, Ok(vec![]));
+    assert_eq!(c.pasv_address.as_deref(), Some("192.0.2.23"));
+
+    // Only IPv6: kept, with a warning naming the line and what PASV will do.
+    let (r, c, _) = resolved("pasv_addr_resolve=YES\npasv_address=v6only.example.com");
+    assert_eq!(
+        r,
+        Ok(vec!["/etc/rsftpd.conf:2: pasv_address='v6only.example.com' (resolves to 2001:db8::21) is an IPv6 address: PASV, which can only announce IPv4, will be refused with 522 and clients must use EPSV".to_string()])
+    );
+    assert_eq!(c.pasv_address.as_deref(), Some("2001:db8::21"));
+
+    // A numeric IPv6 address is accepted with the same warning, and never looked up.
+    let (r, c, asked) = resolved("pasv_address=2001:db8::7");
+    assert_eq!(
+        r,
+        Ok(vec!["/etc/rsftpd.conf:1: pasv_address='2001:db8::7' is an IPv6 address: PASV, which can only announce IPv4, will be refused with 522 and clients must use EPSV".to_string()])
+    );
+    assert_eq!(c.pasv_address.as_deref(), Some("2001:db8::7"));
+    assert!(asked.is_empty());
+
+    // Numbers are never looked up, with or without pasv_addr_resolve; unset: nothing.
+    for text in [
+        "pasv_address=192.0.2.7",
+        "pasv_addr_resolve=YES\npasv_address=192.0.2.7",
+        "pasv_addr_resolve=YES",
+        "",
+    ] {
+        let (r, c, asked) = resolved(text);
+        assert_eq!(r, Ok(vec![]), "{text}");
+        assert!(asked.is_empty(), "{text}");
+        assert_eq!(
+            c.pasv_address.is_some(),
+            text.contains("pasv_address"),
+            "{text}"
+        );
+    }
+    // An IPv4-mapped number is the IPv4 address.
+    let (_, c, _) = resolved("pasv_address=::ffff:192.0.2.9");
+    assert_eq!(c.pasv_address.as_deref(), Some("192.0.2.9"));
+}
+
+#[test]
+fn pasv_addr_resolve_failures_name_the_line() {
+    let (r, c, asked) = resolved("pasv_addr_resolve=YES\npasv_address=no-such-host.invalid");
+    assert_eq!(
+        r,
+        Err("/etc/rsftpd.conf:2: pasv_address='no-such-host.invalid' (pasv_addr_resolve=YES) does not resolve: Name or service not known".into())
+    );
+    assert_eq!(asked, ["no-such-host.invalid"]);
+    assert_eq!(c.pasv_address.as_deref(), Some("no-such-host.invalid"));
+    let (r, _, _) = resolved("pasv_addr_resolve=YES\npasv_address=empty.example.com");
+    assert_eq!(
+        r,
+        Err("/etc/rsftpd.conf:2: pasv_address='empty.example.com' (pasv_addr_resolve=YES) resolves to no address".into())
+    );
+    // From -o, the option is named.
+    let mut c = Config::default();
+    c.apply_option("pasv_addr_resolve=YES", 1).unwrap();
+    c.apply_option("pasv_address=nowhere.invalid", 2).unwrap();
+    c.validate().unwrap();
+    let e = c
+        .resolve_names(&mut table_lookup(&mut Vec::new()))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "-o option 2: pasv_address='nowhere.invalid' (pasv_addr_resolve=YES) does not resolve: Name or service not known"
+    );
+    let mut c = Config::default();
+    c.apply_option("pasv_address=nowhere.invalid", 1).unwrap();
+    assert_eq!(
+        c.validate().unwrap_err().to_string(),
+        "-o option 1: pasv_address='nowhere.invalid' is not an IP address; to give a host name, set pasv_addr_resolve=YES (it is then resolved once, at startup)"
+    );
+}
+
+#[test]
+fn host_names() {
+    for good in [
+        "localhost",
+        "ftp.example.com",
+        "ftp.example.com.",
+        "a-b.c0",
+        "1.2.3.999",
+        &"a".repeat(63),
+    ] {
+        assert!(is_host_name(good), "{good}");
+    }
+    for bad in [
+        "",
+        ".",
+        "ftp..example.com",
+        ".example.com",
+        "-ftp.example.com",
+        "ftp-.example.com",
+        "ftp_1.example.com",
+        "ftp example.com",
+        "\"192.0.2.7\"",
+        "ftp.example.com:21",
+        "[::1]",
+        &"a".repeat(64),
+        &["a"; 128].join("."),
+    ] {
+        assert!(!is_host_name(bad), "{bad}");
+    }
+}
+
+#[test]
+fn origins_do_not_make_configurations_differ() {
+    let (a, _) = parse("listen_port=2121").unwrap();
+    let mut b = Config::default();
+    b.apply_option("listen_port=2121", 1).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        a.origins.get("listen_port").map(ToString::to_string),
+        Some("/etc/rsftpd.conf:1".to_string())
+    );
+    assert_eq!(
+        b.origins.get("listen_port").map(ToString::to_string),
+        Some("-o option 1".to_string())
+    );
+    assert!(a.origins.get("listen").is_none());
 }

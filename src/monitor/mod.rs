@@ -227,6 +227,14 @@ fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String
             }
             cfg.validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            // A host name the user's file gives pasv_address (with pasv_addr_resolve=YES)
+            // is looked up here, in the monitor, before the session is forked and jailed.
+            for w in cfg
+                .resolve_names(&mut sys::net::lookup_host)
+                .map_err(|e| e.to_string())?
+            {
+                log::warn(&format!("warning: {w}"));
+            }
         }
     }
     let home = u.home.to_str().ok_or("home directory is not valid UTF-8")?;
@@ -364,9 +372,16 @@ fn serve_postlogin(prep: &Prepared, plan: &Plan, post: &PostPlan, sock: RawFd) -
                     DataReply::Failed(EACCES).send(sock)?;
                     continue;
                 }
-                let local = SocketAddr::new(prep.local.ip(), cfg.ftp_data_port as u16);
+                // The control connection's own addresses, scope ids included (an IPv6
+                // link-local client is reached on its link).
+                let mut local = prep.local;
+                local.set_port(cfg.ftp_data_port as u16);
+                let target = crate::session::data::active_target(
+                    SocketAddr::new(target_ip, port),
+                    prep.peer,
+                );
                 let timeout = Duration::from_secs(cfg.connect_timeout.max(1).into());
-                match sys::net::connect_from(local, SocketAddr::new(target_ip, port), timeout) {
+                match sys::net::connect_from(local, target, timeout) {
                     Ok(stream) => DataReply::Connected(OwnedFd::from(stream)).send(sock)?,
                     Err(e) => DataReply::Failed(e.raw_os_error().unwrap_or(0)).send(sock)?,
                 }

@@ -7,7 +7,7 @@ use crate::ipc::{self, DataReply, PostloginRequest};
 use crate::sys;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -45,8 +45,9 @@ fn random() -> u64 {
         .finish()
 }
 
-/// Listen for a passive connection on the control connection's local address.
-pub fn listen(cfg: &Config, local: IpAddr) -> io::Result<TcpListener> {
+/// Listen for a passive connection on the control connection's local address (with its
+/// IPv6 scope, if any).
+pub fn listen(cfg: &Config, local: SocketAddr) -> io::Result<TcpListener> {
     sys::net::listen_in_range(local, cfg.pasv_port_range(), random)
 }
 
@@ -138,8 +139,22 @@ pub fn open(
 }
 
 /// Check a PORT/EPRT target: the control peer's address and an unprivileged port, unless
-/// port_promiscuous=YES.
+/// port_promiscuous=YES. Both sides are unmapped (`sys::net::unmap`) by the callers, so an
+/// IPv4 client of a dual-stack listener compares as IPv4 and `|2|::ffff:a.b.c.d|` is a.b.c.d.
 pub fn active_allowed(cfg: &Config, target: SocketAddr, peer: SocketAddr) -> bool {
     // SECURITY: bounce protection: no connections to third parties or to privileged ports.
     cfg.port_promiscuous || (target.ip() == peer.ip() && target.port() >= 1024)
+}
+
+/// The address to connect to for an accepted PORT/EPRT target: the peer's own socket
+/// address (so a link-local IPv6 client keeps its scope id, which EPRT cannot carry) when
+/// the target is the peer, else the target as given (port_promiscuous).
+pub fn active_target(target: SocketAddr, peer: SocketAddr) -> SocketAddr {
+    if target.ip() == peer.ip() {
+        let mut t = peer;
+        t.set_port(target.port());
+        t
+    } else {
+        target
+    }
 }

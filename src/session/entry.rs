@@ -70,7 +70,17 @@ pub fn run(args: Args) -> i32 {
             eprintln!("rsftpd: warning: {w}");
         }
     }
-    if cfg.listen {
+    if cfg.listen || cfg.listen_ipv6 {
+        if inetd {
+            // Standalone mode under inetd could only fail to bind the port inetd holds
+            // (vsftpd then sends `500 OOPS: could not bind listening IPv4 socket`). The
+            // likely cause is a vsftpd.conf used as it is: Debian's sets listen_ipv6=YES.
+            let key = if cfg.listen { "listen" } else { "listen_ipv6" };
+            refuse_client(&format!(
+                "{key}=YES asks for standalone mode, but rsftpd was started by inetd or xinetd (descriptor 0 is a connection): set {key}=NO (under xinetd, flags = IPv6 serves IPv6 clients; see rsftpd(8))"
+            ));
+            return 1;
+        }
         return crate::standalone::run(cfg);
     }
     if !inetd {

@@ -895,13 +895,27 @@ impl Session {
         }
     }
 
-    fn pasv_ip(&self) -> Option<Ipv4Addr> {
-        if let Some(a) = &self.cfg.pasv_address {
-            return a.parse().ok();
+    /// The address PASV announces, or the 522 refusal. PASV carries only IPv4, so it is
+    /// refused to an IPv6 client (vsftpd answers `227` there with the IPv4-mapped address or
+    /// `0,0,0,0`, which no client can use; pure-ftpd refuses it too), and when there is no
+    /// IPv4 address to announce: an IPv6 pasv_address, or none and an IPv6 local address.
+    /// Both say to use EPSV, whose reply carries only a port. The client's family decides,
+    /// not the local one: behind a balancer (proxy_protocol_enable) the host may be reached
+    /// over IPv6 while an IPv4 client is told the balancer's IPv4 pasv_address. An IPv4
+    /// client of a dual-stack listener is IPv4 here (`sys::net::endpoints` unmaps it).
+    fn pasv_ip(&self) -> Result<Ipv4Addr, &'static str> {
+        const ON_IPV6: &str = "PASV is not available on an IPv6 connection; use EPSV.";
+        if self.peer.is_ipv6() {
+            return Err(ON_IPV6);
         }
-        match self.local.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
+        match self.cfg.pasv_address.as_deref().map(str::parse::<IpAddr>) {
+            None => match self.local.ip() {
+                IpAddr::V4(local) => Ok(local),
+                IpAddr::V6(_) => Err(ON_IPV6),
+            },
+            Some(Ok(IpAddr::V4(a))) => Ok(a),
+            // Config::resolve_names left a number here; an IPv6 one was warned about.
+            Some(_) => Err("PASV cannot announce the IPv6 pasv_address; use EPSV."),
         }
     }
 
@@ -909,14 +923,12 @@ impl Session {
         if !self.cfg.pasv_enable || self.epsv_all {
             return self.reply(550, "Permission denied.");
         }
-        let Some(announce) = self.pasv_ip() else {
-            return self.reply(
-                522,
-                "PASV is not available on an IPv6 connection; use EPSV.",
-            );
-        };
         self.data = Setup::None;
-        match data::listen(&self.cfg, self.local.ip()) {
+        let announce = match self.pasv_ip() {
+            Ok(a) => a,
+            Err(text) => return self.reply(522, text),
+        };
+        match data::listen(&self.cfg, self.local) {
             Ok(l) => {
                 let port = l.local_addr()?.port();
                 self.data = Setup::Passive(l);
@@ -947,7 +959,7 @@ impl Session {
             return self.reply(522, &format!("Bad network protocol; use ({mine})."));
         }
         self.data = Setup::None;
-        match data::listen(&self.cfg, self.local.ip()) {
+        match data::listen(&self.cfg, self.local) {
             Ok(l) => {
                 let port = l.local_addr()?.port();
                 self.data = Setup::Passive(l);
@@ -961,7 +973,7 @@ impl Session {
     }
 
     fn set_active(&mut self, target: SocketAddr) {
-        self.data = Setup::Active(target);
+        self.data = Setup::Active(data::active_target(target, self.peer));
     }
 
     fn port(&mut self, arg: Option<&[u8]>) -> io::Result<Flow> {
@@ -972,6 +984,15 @@ impl Session {
         let Some(target) = addr::parse_port(arg.unwrap_or(b"")) else {
             return self.reply(500, "Illegal PORT command.");
         };
+        // PORT carries only IPv4: it cannot name an IPv6 client, so say what works (as
+        // EPRT's 522 does for the other family) rather than a generic refusal. vsftpd answers
+        // `500 Illegal PORT command.` there. The client's family decides, as for PASV.
+        if self.peer.is_ipv6() && !self.cfg.port_promiscuous {
+            return self.reply(
+                522,
+                "PORT is not available on an IPv6 connection; use EPRT.",
+            );
+        }
         let target = SocketAddr::V4(target);
         if !data::active_allowed(&self.cfg, target, self.peer) {
             log::warn(&format!(
@@ -999,11 +1020,7 @@ impl Session {
         let target = sys::net::unmap(target);
         // An address of the other family cannot be this client: say which protocol works
         // (RFC 2428's 522) rather than a generic refusal.
-        let mine = if sys::net::unmap(self.local).is_ipv4() {
-            1
-        } else {
-            2
-        };
+        let mine = if self.local.is_ipv4() { 1 } else { 2 };
         if target.is_ipv4() != (mine == 1) && !self.cfg.port_promiscuous {
             return self.reply(522, &format!("Bad network protocol; use ({mine})."));
         }

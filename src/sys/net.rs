@@ -1,6 +1,9 @@
-//! Sockets: the addresses of the control connection, socket options, passive listeners in
-//! a port range, active connections (from port 20 when the monitor asks), and sendfile.
-//! The monitor uses `connect_from`; sessions use the rest.
+//! Sockets: the addresses of the control connection (IPv4-mapped IPv6 addresses turned
+//! back into IPv4), socket options, the standalone listener (dual-stack for IPv6), passive
+//! listeners in a port range, active connections (from port 20 when the monitor asks),
+//! sendfile, and the one host-name lookup (pasv_addr_resolve, at startup).
+//! The monitor uses `connect_from`; the launched process `lookup_host` and `listen_wide`;
+//! sessions use the rest.
 
 use super::{cvt, cvt_ssize, retry};
 use std::io;
@@ -80,6 +83,9 @@ pub fn endpoints(fd: RawFd) -> io::Result<(SocketAddr, SocketAddr)> {
     // SAFETY: as above, for getpeername.
     cvt(unsafe { libc::getpeername(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) })?;
     let peer = from_storage(&ss)?;
+    // SECURITY: an IPv4 client of an IPv6 socket (xinetd's flags = IPv6, listen_ipv6) is
+    // a.b.c.d from here on, so the bounce check, the passive-connection check (data
+    // connections arrive on IPv4 listeners) and max_per_ip see one address, not two.
     Ok((unmap(local), unmap(peer)))
 }
 
@@ -91,6 +97,18 @@ pub fn unmap(a: SocketAddr) -> SocketAddr {
         }
     }
     a
+}
+
+/// The addresses a host name resolves to, through the system's resolver (getaddrinfo, via
+/// std: /etc/hosts, DNS, whatever nsswitch.conf says), mapped IPv4 addresses unmapped.
+/// Only for a name the administrator configured (pasv_address with pasv_addr_resolve=YES),
+/// at startup, before any chroot: never for anything a client sent (DESIGN.md habit 7).
+pub fn lookup_host(name: &str) -> io::Result<Vec<IpAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((name, 0u16)
+        .to_socket_addrs()?
+        .map(|a| unmap(a).ip())
+        .collect())
 }
 
 fn setsockopt_int(
@@ -133,8 +151,10 @@ pub fn is_socket(fd: RawFd) -> bool {
 }
 
 /// A TCP socket bound to `local` with SO_REUSEADDR (a passive listener, or the source of an
-/// active connection), not yet listening or connected.
-fn bound_socket(local: SocketAddr) -> io::Result<OwnedFd> {
+/// active connection), not yet listening or connected. `dual_stack`: an IPv6 socket that
+/// also takes IPv4 (IPV6_V6ONLY off, set before the bind, whatever net.ipv6.bindv6only
+/// says); without it an IPv6 socket keeps the system default.
+fn bound_socket(local: SocketAddr, dual_stack: bool) -> io::Result<OwnedFd> {
     let family = if local.is_ipv4() {
         libc::AF_INET
     } else {
@@ -145,6 +165,9 @@ fn bound_socket(local: SocketAddr) -> io::Result<OwnedFd> {
     // SAFETY: the descriptor was just created and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if dual_stack && local.is_ipv6() {
+        setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+    }
     let (ss, len) = to_storage(&local);
     // SAFETY: ss holds a valid address of length len.
     cvt(unsafe {
@@ -157,11 +180,12 @@ fn bound_socket(local: SocketAddr) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Listen on `ip` at a port from the inclusive `range` (None: any port the kernel picks;
-/// see Config::pasv_port_range), trying
+/// Listen on `local`'s address (its port is ignored; an IPv6 scope id is kept, so a
+/// link-local control connection gets a listener on the same link) at a port from the
+/// inclusive `range` (None: any port the kernel picks; see Config::pasv_port_range), trying
 /// random ports from the range; SO_REUSEADDR so TIME_WAIT leftovers do not block a bind.
 pub fn listen_in_range(
-    ip: IpAddr,
+    local: SocketAddr,
     range: Option<(u16, u16)>,
     mut random: impl FnMut() -> u64,
 ) -> io::Result<TcpListener> {
@@ -175,7 +199,9 @@ pub fn listen_in_range(
             None => 0,
             Some((lo, hi)) => lo + (random() % (u64::from(hi - lo) + 1)) as u16,
         };
-        match bound_socket(SocketAddr::new(ip, port)) {
+        let mut at = local;
+        at.set_port(port);
+        match bound_socket(at, false) {
             Ok(fd) => {
                 // SAFETY: listen takes plain integers.
                 cvt(unsafe { libc::listen(fd.as_raw_fd(), 1) })?;
@@ -190,9 +216,10 @@ pub fn listen_in_range(
 /// The standalone listener: bound to `addr` with SO_REUSEADDR, and the kernel's largest
 /// accept queue (SOMAXCONN, capped by net.core.somaxconn) rather than std's 128, so a
 /// burst of connections or a flood of half-open ones does not push real clients into SYN
-/// cookies or drops.
+/// cookies or drops. An IPv6 address is dual-stack (listen_ipv6): on `::` it also accepts
+/// IPv4 clients, as ::ffff:a.b.c.d, which `endpoints` turns back into a.b.c.d.
 pub fn listen_wide(addr: SocketAddr) -> io::Result<TcpListener> {
-    let fd = bound_socket(addr)?;
+    let fd = bound_socket(addr, true)?;
     // SAFETY: listen takes plain integers.
     cvt(unsafe { libc::listen(fd.as_raw_fd(), libc::SOMAXCONN) })?;
     Ok(TcpListener::from(fd))
@@ -204,7 +231,7 @@ pub fn connect_from(
     peer: SocketAddr,
     timeout: Duration,
 ) -> io::Result<TcpStream> {
-    let fd = bound_socket(local)?;
+    let fd = bound_socket(local, false)?;
     connect_fd(fd, peer, timeout)
 }
 

@@ -1,9 +1,10 @@
 //! Test harness shared by the integration tests.
 //!
 //! - `Fixture`: a temporary anonymous tree, an empty secure_chroot_dir and a config file.
-//! - `Inetd`: a mini-inetd that binds 127.0.0.1:0, accepts, and starts the built rsftpd
-//!   with the accepted socket on descriptors 0, 1 and 2, exactly as xinetd does. It
-//!   remembers the PIDs it started and ends only those.
+//! - `Inetd`: a mini-inetd that binds 127.0.0.1:0 (or another loopback address with
+//!   `start_on`, such as [::1]:0), accepts, and starts the built rsftpd with the accepted
+//!   socket on descriptors 0, 1 and 2, exactly as xinetd does. It remembers the PIDs it
+//!   started and ends only those.
 //! - `Ctl`: a raw control-connection client that reads whole (multi-line) replies.
 //! - `assert_all_exited`, `sha256`, `random_bytes`: checks and data most tests use.
 //!
@@ -163,7 +164,7 @@ impl Drop for Fixture {
     }
 }
 
-/// A mini-inetd on 127.0.0.1 with an ephemeral port.
+/// A mini-inetd on 127.0.0.1 (or the address given to `start_on`) with an ephemeral port.
 pub struct Inetd {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -185,8 +186,24 @@ impl Inetd {
     /// Start `program` (e.g. a wrapper such as setpriv that then execs rsftpd) for each
     /// connection, with the socket on descriptors 0, 1 and 2.
     pub fn start_program(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Inetd {
+        Inetd::start_program_on("127.0.0.1:0", program, args, env)
+    }
+
+    /// As `start`, listening on `bind` instead of 127.0.0.1:0: `[::1]:0` for IPv6 clients,
+    /// as xinetd with `flags = IPv6` on a loopback-only test.
+    pub fn start_on(bind: &str, args: &[&str]) -> Inetd {
+        Inetd::start_program_on(bind, &bin(), args, &[])
+    }
+
+    /// As `start_program`, listening on `bind` (a loopback address with port 0).
+    pub fn start_program_on(
+        bind: &str,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Inetd {
         let program = program.to_path_buf();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind(bind).unwrap();
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
