@@ -59,6 +59,27 @@ pub enum PreloginRequest {
     /// cannot read the list: it is in an empty jail.) Answered with a LoginReply: Ok means
     /// "ask for the password", not "logged in".
     CheckUser { user: Vec<u8> },
+    /// HOST (RFC 7151), before USER: select this virtual host's configuration. `name` is
+    /// the canonical form (proto::host), which the monitor checks again. Answered with a
+    /// HostReply.
+    Host { name: Vec<u8> },
+    /// REIN: end this process and start over with a fresh pre-login one. Answered with a
+    /// Status (Failed: too many REIN on this connection).
+    Rein,
+}
+
+/// Monitor -> pre-login session: the answer to PreloginRequest::Host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostReply {
+    /// The host's file was applied. What the pre-login process needs of it: whether USER
+    /// may start an anonymous or a local login, and the 220 text (the host's ftpd_banner).
+    Accepted {
+        anonymous_enable: bool,
+        local_enable: bool,
+        banner: Option<Vec<u8>>,
+    },
+    /// No such host, or its file was refused (logged): 504, nothing changes.
+    Unknown,
 }
 
 /// Monitor -> pre-login session.
@@ -81,6 +102,9 @@ pub enum PostloginRequest {
     /// chown_uploads: give the anonymous upload whose descriptor comes with this message to
     /// chown_username, with chown_upload_mode. The monitor checks the descriptor first.
     ChownUpload,
+    /// REIN: the session ends and a fresh pre-login process takes the connection. Answered
+    /// with a Status (Failed: too many REIN on this connection).
+    Rein,
 }
 
 /// Monitor -> post-login session: the result of a request without a descriptor to return.
@@ -161,6 +185,10 @@ const T_CHECK_USER: u8 = 8;
 const T_CHOWN: u8 = 9;
 const T_STATUS_OK: u8 = 10;
 const T_STATUS_FAIL: u8 = 11;
+const T_HOST: u8 = 12;
+const T_REIN: u8 = 13;
+const T_HOST_OK: u8 = 14;
+const T_HOST_UNKNOWN: u8 = 15;
 
 impl PreloginRequest {
     pub fn encode(&self) -> io::Result<Vec<u8>> {
@@ -181,6 +209,12 @@ impl PreloginRequest {
                 e.bytes(user)?;
                 e.finish()
             }
+            PreloginRequest::Host { name } => {
+                let mut e = Enc::new(T_HOST);
+                e.bytes(name)?;
+                e.finish()
+            }
+            PreloginRequest::Rein => Enc::new(T_REIN).finish(),
         }
     }
     pub fn decode(m: &[u8]) -> io::Result<Self> {
@@ -207,6 +241,15 @@ impl PreloginRequest {
                 d.end()?;
                 Ok(PreloginRequest::CheckUser { user })
             }
+            T_HOST => {
+                let name = d.bytes(limits::HOST_NAME_MAX)?.to_vec();
+                d.end()?;
+                Ok(PreloginRequest::Host { name })
+            }
+            T_REIN => {
+                d.end()?;
+                Ok(PreloginRequest::Rein)
+            }
             _ => Err(bad("unexpected request in the pre-login phase")),
         }
     }
@@ -230,6 +273,50 @@ impl LoginReply {
     }
 }
 
+impl HostReply {
+    pub fn encode(&self) -> io::Result<Vec<u8>> {
+        match self {
+            HostReply::Accepted {
+                anonymous_enable,
+                local_enable,
+                banner,
+            } => {
+                let mut e = Enc::new(T_HOST_OK);
+                e.bytes(&[u8::from(*anonymous_enable), u8::from(*local_enable)])?;
+                match banner {
+                    // A banner is never empty (config strings are unset instead), so an
+                    // empty field means none.
+                    None => e.bytes(b"")?,
+                    Some(b) => e.bytes(b)?,
+                }
+                e.finish()
+            }
+            HostReply::Unknown => Enc::new(T_HOST_UNKNOWN).finish(),
+        }
+    }
+    pub fn decode(m: &[u8]) -> io::Result<Self> {
+        let (&tag, rest) = m.split_first().ok_or_else(|| bad("empty"))?;
+        let mut d = Dec(rest);
+        match tag {
+            T_HOST_OK => {
+                let (anonymous_enable, local_enable) = match d.bytes(2)? {
+                    [a @ (0 | 1), l @ (0 | 1)] => (*a == 1, *l == 1),
+                    _ => return Err(bad("host flags")),
+                };
+                let b = d.bytes(limits::HOST_BANNER_MAX)?;
+                d.end()?;
+                Ok(HostReply::Accepted {
+                    anonymous_enable,
+                    local_enable,
+                    banner: (!b.is_empty()).then(|| b.to_vec()),
+                })
+            }
+            T_HOST_UNKNOWN if rest.is_empty() => Ok(HostReply::Unknown),
+            _ => Err(bad("bad host reply")),
+        }
+    }
+}
+
 impl PostloginRequest {
     pub fn encode(&self) -> io::Result<Vec<u8>> {
         match self {
@@ -243,6 +330,7 @@ impl PostloginRequest {
                 e.finish()
             }
             PostloginRequest::ChownUpload => Enc::new(T_CHOWN).finish(),
+            PostloginRequest::Rein => Enc::new(T_REIN).finish(),
         }
     }
     pub fn decode(m: &[u8]) -> io::Result<Self> {
@@ -265,6 +353,7 @@ impl PostloginRequest {
                 Ok(PostloginRequest::DataConnect { port, addr })
             }
             T_CHOWN if rest.is_empty() => Ok(PostloginRequest::ChownUpload),
+            T_REIN if rest.is_empty() => Ok(PostloginRequest::Rein),
             _ => Err(bad("unexpected request in the post-login phase")),
         }
     }
@@ -429,6 +518,64 @@ mod tests {
             assert_eq!(PostloginRequest::decode(&r.encode().unwrap()).unwrap(), r);
         }
         assert!(PostloginRequest::decode(&[T_LOGIN]).is_err(), "wrong phase");
+    }
+
+    #[test]
+    fn host_and_rein_round_trip_and_bounds() {
+        let m = PreloginRequest::Host {
+            name: b"ftp.example.com".to_vec(),
+        }
+        .encode()
+        .unwrap();
+        match PreloginRequest::decode(&m).unwrap() {
+            PreloginRequest::Host { name } => assert_eq!(name, b"ftp.example.com"),
+            other => panic!("{other:?}"),
+        }
+        let long = PreloginRequest::Host {
+            name: vec![b'a'; limits::HOST_NAME_MAX + 1],
+        }
+        .encode()
+        .unwrap();
+        assert!(
+            PreloginRequest::decode(&long).is_err(),
+            "name over the bound"
+        );
+        let rein = PreloginRequest::Rein.encode().unwrap();
+        assert!(matches!(
+            PreloginRequest::decode(&rein).unwrap(),
+            PreloginRequest::Rein
+        ));
+        assert!(PreloginRequest::decode(&[T_REIN, 0]).is_err(), "trailing");
+        assert_eq!(
+            PostloginRequest::decode(&PostloginRequest::Rein.encode().unwrap()).unwrap(),
+            PostloginRequest::Rein
+        );
+        for r in [
+            HostReply::Unknown,
+            HostReply::Accepted {
+                anonymous_enable: true,
+                local_enable: false,
+                banner: None,
+            },
+            HostReply::Accepted {
+                anonymous_enable: false,
+                local_enable: true,
+                banner: Some(b"Welcome to A".to_vec()),
+            },
+        ] {
+            assert_eq!(HostReply::decode(&r.encode().unwrap()).unwrap(), r);
+        }
+        assert!(
+            HostReply::decode(&[T_HOST_OK, 0, 2, 2, 0, 0, 0]).is_err(),
+            "flag 2"
+        );
+        assert!(HostReply::decode(&[T_HOST_UNKNOWN, 0]).is_err());
+        let big = HostReply::Accepted {
+            anonymous_enable: true,
+            local_enable: true,
+            banner: Some(vec![b'x'; limits::HOST_BANNER_MAX + 1]),
+        };
+        assert!(HostReply::decode(&big.encode().unwrap()).is_err());
     }
 
     #[test]

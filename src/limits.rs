@@ -67,3 +67,26 @@ pub const PROXY_V2_MAX: usize = 16 + 1024;
 /// Seconds a trusted balancer has to send the whole PROXY header on a new control or
 /// passive data connection (balancers send it at once, with or before the first data).
 pub const PROXY_HEADER_SECS: u64 = 10;
+
+/// Longest host name accepted by HOST (RFC 7151), in bytes: the DNS limit of 253 for a
+/// name (without the final dot); an IPv6 literal in brackets is at most 47. Each label is
+/// at most 63 bytes (RFC 1035). A longer argument gets `501 Bad host name.`
+pub const HOST_NAME_MAX: usize = 253;
+
+/// Longest ftpd_banner a host_config_dir file may set, in bytes: it becomes the text of
+/// the 220 reply to HOST, which travels from the monitor to the pre-login process in one
+/// IPC message. A host file with a longer one is refused (logged).
+pub const HOST_BANNER_MAX: usize = 512;
+
+/// Most times one control connection may start over with REIN. Each REIN ends the session
+/// process and starts a fresh pre-login one; past this many, REIN gets `502` and the
+/// session goes on, so one connection cannot make the monitor fork without end.
+pub const REIN_MAX: u32 = 100;
+
+/// SITE IDLE: the shortest idle timeout a client may choose, in seconds (wu-ftpd's bound).
+pub const SITE_IDLE_MIN: u32 = 30;
+
+/// SITE IDLE with idle_session_timeout=0 (no timeout): the longest idle timeout a client
+/// may choose, in seconds (wu-ftpd's default maximum). Otherwise the configured timeout is
+/// the maximum: a client can only shorten it.
+pub const SITE_IDLE_UNLIMITED_MAX: u32 = 7200;

@@ -115,7 +115,7 @@ fn security_relevant_unsupported_key_is_fatal_harmless_one_warns() {
     let (code, _, err) = run(&["-t", "-c", &c]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("ssl_enable=YES needs rsa_cert_file"), "{err}");
-    let c = conf(&f, "cmds_denied=DELE\n");
+    let c = conf(&f, "download_file=*.txt\n");
     assert_eq!(run(&["-t", "-c", &c]).0, 1);
     let c = conf(&f, "setproctitle_enable=YES\n");
     let (code, out, err) = run(&["-t", "-c", &c]);

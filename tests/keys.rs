@@ -818,7 +818,7 @@ fn port_disabled_refuses_active_mode() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n EPSV\n MDTM\n MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
+        "211-Features:\n EPSV\n HOST\n LANG EN*\n MDTM\n MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
     );
     // Passive mode is unaffected.
     assert_eq!(fetch(&mut c, "RETR a.txt"), b"a");
@@ -856,7 +856,7 @@ fn pasv_disabled_refuses_passive_mode() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n EPRT\n MDTM\n MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
+        "211-Features:\n EPRT\n HOST\n LANG EN*\n MDTM\n MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
     );
     // Active mode is unaffected.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -307,7 +307,7 @@ fn feat_help_and_opts_exact() {
     let inetd = f.inetd();
     let mut c = inetd.connect();
     let feat = format!(
-        "211-Features:\n EPRT\n EPSV\n MDTM\n{MLST_ALL}\n PASV\n REST STREAM\n SIZE\n TVFS\n \
+        "211-Features:\n EPRT\n EPSV\n HOST\n LANG EN*\n MDTM\n{MLST_ALL}\n PASV\n REST STREAM\n SIZE\n TVFS\n \
          UTF8\n211 End"
     );
     // Before login: FEAT, OPTS UTF8 both ways; OPTS MLST belongs to the logged-in session.
@@ -330,10 +330,10 @@ fn feat_help_and_opts_exact() {
         &mut c,
         "HELP",
         "214-The following commands are recognized.\n \
-         ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MFMT\n \
-         MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST\n \
-         RETR RMD  RNFR RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER\n \
-         XCUP XCWD XMKD XPWD XRMD\n214 Help OK.",
+         ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LANG LIST\n \
+         MDTM MFMT MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT\n \
+         REIN REST RETR RMD  RNFR RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST\n \
+         TYPE USER XCUP XCWD XMKD XPWD XRMD\n214 Help OK.",
     );
     exact(&mut c, "OPTS utf8 on", "200 Always in UTF8 mode.");
     exact(
@@ -385,7 +385,7 @@ fn feat_help_and_opts_exact() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n EPRT\n EPSV\n MDTM\n MFMT\n \
+        "211-Features:\n EPRT\n EPSV\n HOST\n LANG EN*\n MDTM\n MFMT\n \
          MLST type*;size*;modify*;perm*;unique*;unix.mode*;\n PASV\n REST STREAM\n SIZE\n \
          TVFS\n UTF8\n211 End",
     );

@@ -882,7 +882,7 @@ fn policies_on_a_clear_control_connection() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n AUTH TLS\n EPRT\n EPSV\n MDTM\n MFMT\n \
+        "211-Features:\n AUTH TLS\n EPRT\n EPSV\n HOST\n LANG EN*\n MDTM\n MFMT\n \
          MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n PBSZ\n PROT\n \
          REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
     );
@@ -952,7 +952,7 @@ fn policies_on_a_clear_control_connection() {
     exact(
         &mut c,
         "FEAT",
-        "211-Features:\n EPRT\n EPSV\n MDTM\n MFMT\n \
+        "211-Features:\n EPRT\n EPSV\n HOST\n LANG EN*\n MDTM\n MFMT\n \
          MLST type*;size*;modify*;perm*;unique*;unix.mode*;unix.owner*;unix.group*;\n PASV\n REST STREAM\n SIZE\n \
          TVFS\n UTF8\n211 End",
     );

@@ -1,8 +1,10 @@
-//! Command lines: `trim_eol` then `parse` (with `strip_telnet` and `plausible_verb`) on any bytes.
+//! Command lines: `trim_eol` then `parse` (with `strip_telnet` and `plausible_verb`) on any
+//! bytes; the argument, when there is one, as a HOST name (`proto::host::canonical`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rsftpd::proto::command::{parse, plausible_verb, strip_telnet, trim_eol};
+use rsftpd::proto::host;
 
 fuzz_target!(|data: &[u8]| {
     let line = trim_eol(data);
@@ -24,4 +26,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = plausible_verb(&cmd.verb);
     // Parsing is deterministic.
     assert_eq!(parse(line), cmd);
+
+    // A HOST name comes out canonical (the monitor's own check agrees) and is a safe file
+    // name: no '/', no leading '.', no "..", only lower-case letters, digits and "-.:".
+    if let Some(name) = cmd.arg.as_deref().and_then(host::canonical) {
+        assert!(host::is_canonical(&name), "{name:?}");
+        assert!(!name.is_empty() && !name.starts_with('.') && !name.contains(".."));
+        assert!(name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:".contains(&b)));
+    }
 });

@@ -1,11 +1,11 @@
-//! IPC decoders on any bytes: PreloginRequest, PostloginRequest and LoginReply. What decodes
+//! IPC decoders on any bytes: PreloginRequest, PostloginRequest, LoginReply and HostReply. What decodes
 //! re-encodes to a message that decodes equal (and, for the byte-exact formats, to the same
 //! bytes), within limits::IPC_MSG_MAX.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rsftpd::ipc::{LoginReply, PostloginRequest, PreloginRequest};
-use rsftpd::limits::{IPC_MSG_MAX, PASS_MAX, USER_MAX};
+use rsftpd::ipc::{HostReply, LoginReply, PostloginRequest, PreloginRequest};
+use rsftpd::limits::{HOST_BANNER_MAX, HOST_NAME_MAX, IPC_MSG_MAX, PASS_MAX, USER_MAX};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = PreloginRequest::decode(data) {
@@ -34,6 +34,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(user.len() <= USER_MAX);
                 assert_eq!(user, &u2);
             }
+            (PreloginRequest::Host { name }, PreloginRequest::Host { name: n2 }) => {
+                assert!(name.len() <= HOST_NAME_MAX);
+                assert_eq!(name, &n2);
+            }
+            (PreloginRequest::Rein, PreloginRequest::Rein) => {}
             (a, b) => panic!("variant changed: {a:?} -> {b:?}"),
         }
     }
@@ -43,6 +48,19 @@ fuzz_target!(|data: &[u8]| {
         assert!(enc.len() <= IPC_MSG_MAX);
         // Addresses are re-encoded in canonical text form, so compare values, not bytes.
         assert_eq!(PostloginRequest::decode(&enc).expect("re-decodes"), m);
+    }
+
+    if let Ok(r) = HostReply::decode(data) {
+        let enc = r.encode().expect("a decoded host reply encodes");
+        assert!(enc.len() <= IPC_MSG_MAX);
+        assert_eq!(enc, data, "host reply re-encoding differs");
+        if let HostReply::Accepted {
+            banner: Some(b), ..
+        } = &r
+        {
+            assert!(!b.is_empty() && b.len() <= HOST_BANNER_MAX);
+        }
+        assert_eq!(HostReply::decode(&enc).expect("re-decodes"), r);
     }
 
     if let Ok(r) = LoginReply::decode(data) {

@@ -78,6 +78,38 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("ssl_tlsv13", "ssl_tlsv1_3"),
 ];
 
+/// The keys a host_config_dir file may set: what one virtual host's sessions see and may
+/// do after login. Everything else concerns the listener, the pre-login phase (which has
+/// started when HOST comes), files opened at startup, or identities resolved before any
+/// fork, so a host file naming it is refused rather than half applied.
+pub static HOST_KEYS: &[&str] = &[
+    "anon_max_rate",
+    "anon_mkdir_write_enable",
+    "anon_other_write_enable",
+    "anon_root",
+    "anon_umask",
+    "anon_upload_enable",
+    "anon_world_readable_only",
+    "anonymous_enable",
+    "chmod_enable",
+    "deny_file",
+    "dirlist_enable",
+    "dirmessage_enable",
+    "download_enable",
+    "file_open_mode",
+    "force_dot_files",
+    "ftpd_banner",
+    "hide_file",
+    "hide_ids",
+    "local_enable",
+    "local_max_rate",
+    "local_root",
+    "local_umask",
+    "ls_recurse_enable",
+    "message_file",
+    "write_enable",
+];
+
 /// A parsed value, before it is stored into its field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Value {
@@ -599,6 +631,16 @@ impl Config {
     /// at both ends of the line and around key and value is trimmed (vsftpd allows none
     /// around '='). A key set twice is an error; `key=` unsets a string key without default.
     pub fn parse_str(&mut self, text: &str, path: &Path) -> Result<Vec<Warning>, ConfigError> {
+        self.parse_str_only(text, path, None)
+    }
+
+    /// `parse_str`, refusing (with file, line and key) every key not in `only` when given.
+    fn parse_str_only(
+        &mut self,
+        text: &str,
+        path: &Path,
+        only: Option<&[&str]>,
+    ) -> Result<Vec<Warning>, ConfigError> {
         let mut warnings = Vec::new();
         let mut seen: HashMap<&'static str, usize> = HashMap::new();
         for (i, raw) in text.lines().enumerate() {
@@ -616,6 +658,14 @@ impl Config {
                     format!("expected key=value, found {}", quote(line)),
                 )
             })?;
+            if let (Some(only), Some(t)) = (only, tunable(key)) {
+                if !only.contains(&t.name) {
+                    return Err(ConfigError::at(
+                        &origin,
+                        format!("key '{key}' cannot be set in this file"),
+                    ));
+                }
+            }
             if let Some(first) = tunable(key).and_then(|t| seen.insert(t.name, i + 1)) {
                 return Err(ConfigError::at(
                     &origin,
@@ -636,70 +686,20 @@ impl Config {
         path: &Path,
         owner_uid: Option<u32>,
     ) -> Result<Vec<Warning>, ConfigError> {
-        use std::os::unix::fs::MetadataExt;
-        let io_err =
-            |what: &str, e: std::io::Error| ConfigError::path(path, format!("cannot {what}: {e}"));
-        // Checked before opening, so a FIFO or device is never opened (opening a FIFO
-        // blocks); checked again on the open file, which is what is actually read.
-        let before = std::fs::metadata(path).map_err(|e| io_err("read", e))?;
-        if !before.is_file() {
-            return Err(ConfigError::path(path, "not a regular file".to_string()));
-        }
-        let file = std::fs::File::open(path).map_err(|e| io_err("open", e))?;
-        let meta = file.metadata().map_err(|e| io_err("read", e))?;
-        if !meta.is_file() || meta.dev() != before.dev() || meta.ino() != before.ino() {
-            return Err(ConfigError::path(
-                path,
-                "changed while being opened".to_string(),
-            ));
-        }
-        if let Some(uid) = owner_uid {
-            // SECURITY: whoever owns the file configures the server, which runs as root;
-            // only root or the expected user may (vsftpd insists on the running uid).
-            if meta.uid() != uid && meta.uid() != 0 {
-                let who = if uid == 0 {
-                    "root (uid 0)".to_string()
-                } else {
-                    format!("uid {uid} or root")
-                };
-                return Err(ConfigError::path(
-                    path,
-                    format!("owned by uid {}; it must be owned by {who}", meta.uid()),
-                ));
-            }
-        }
-        // SECURITY: bounded read (limits::CONFIG_FILE_MAX); take() guards a file that grows.
-        let too_large = || {
-            ConfigError::path(
-                path,
-                format!("larger than {} bytes", limits::CONFIG_FILE_MAX),
-            )
-        };
-        if meta.len() > limits::CONFIG_FILE_MAX {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        file.take(limits::CONFIG_FILE_MAX + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_err("read", e))?;
-        if bytes.len() as u64 > limits::CONFIG_FILE_MAX {
-            return Err(too_large());
-        }
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let line = 1 + bytes[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
-                let origin = Origin::File {
-                    path: path.to_path_buf(),
-                    line,
-                };
-                return Err(ConfigError::at(&origin, "not valid UTF-8".to_string()));
-            }
-        };
-        self.parse_str(text, path)
+        let text = read_config_file(path, owner_uid)?;
+        self.parse_str(&text, path)
+    }
+
+    /// `load_file` for a file that may set only the keys in `only` (host_config_dir files:
+    /// HOST_KEYS); any other key is an error naming file, line and key.
+    pub fn load_overrides(
+        &mut self,
+        path: &Path,
+        owner_uid: Option<u32>,
+        only: &[&str],
+    ) -> Result<Vec<Warning>, ConfigError> {
+        let text = read_config_file(path, owner_uid)?;
+        self.parse_str_only(&text, path, Some(only))
     }
 
     /// `-o key=value` (index from 1): same rules as a file line; may override what a file
@@ -840,6 +840,15 @@ impl Config {
                 "proxy_protocol_enable=YES needs proxy_trusted_addresses: the load balancers whose PROXY headers are believed"
                     .to_string(),
             );
+        }
+        for (name, list) in [
+            ("cmds_allowed", &self.cmds_allowed),
+            ("cmds_denied", &self.cmds_denied),
+        ] {
+            if let Some(l) = list {
+                crate::proto::command::check_filter_list(l)
+                    .map_err(|e| ConfigError::settings(format!("{name}: {e}")))?;
+            }
         }
         for (name, mode) in [
             ("anon_umask", self.anon_umask),
@@ -984,6 +993,75 @@ impl Config {
         let v = self.field_value(t.name)?;
         Some(format_value(t.kind, &v))
     }
+}
+
+/// Read a configuration file: a regular file, at most `limits::CONFIG_FILE_MAX` bytes, owned
+/// by `owner_uid` or root when that is given, and valid UTF-8.
+fn read_config_file(path: &Path, owner_uid: Option<u32>) -> Result<String, ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let io_err =
+        |what: &str, e: std::io::Error| ConfigError::path(path, format!("cannot {what}: {e}"));
+    // Checked before opening, so a FIFO or device is never opened (opening a FIFO
+    // blocks); checked again on the open file, which is what is actually read.
+    let before = std::fs::metadata(path).map_err(|e| io_err("read", e))?;
+    if !before.is_file() {
+        return Err(ConfigError::path(path, "not a regular file".to_string()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_err("open", e))?;
+    let meta = file.metadata().map_err(|e| io_err("read", e))?;
+    if !meta.is_file() || meta.dev() != before.dev() || meta.ino() != before.ino() {
+        return Err(ConfigError::path(
+            path,
+            "changed while being opened".to_string(),
+        ));
+    }
+    if let Some(uid) = owner_uid {
+        // SECURITY: whoever owns the file configures the server, which runs as root;
+        // only root or the expected user may (vsftpd insists on the running uid).
+        if meta.uid() != uid && meta.uid() != 0 {
+            let who = if uid == 0 {
+                "root (uid 0)".to_string()
+            } else {
+                format!("uid {uid} or root")
+            };
+            return Err(ConfigError::path(
+                path,
+                format!("owned by uid {}; it must be owned by {who}", meta.uid()),
+            ));
+        }
+    }
+    // SECURITY: bounded read (limits::CONFIG_FILE_MAX); take() guards a file that grows.
+    let too_large = || {
+        ConfigError::path(
+            path,
+            format!("larger than {} bytes", limits::CONFIG_FILE_MAX),
+        )
+    };
+    if meta.len() > limits::CONFIG_FILE_MAX {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limits::CONFIG_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err("read", e))?;
+    if bytes.len() as u64 > limits::CONFIG_FILE_MAX {
+        return Err(too_large());
+    }
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            let origin = Origin::File {
+                path: path.to_path_buf(),
+                line,
+            };
+            return Err(ConfigError::at(&origin, "not valid UTF-8".to_string()));
+        }
+    };
+    Ok(text.to_string())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -177,9 +177,13 @@ const EXTRA_KEYS: &[&str] = &[
     "syslog_facility",
     "proxy_protocol_enable",
     "proxy_trusted_addresses",
+    "host_config_dir",
 ];
 
 const IMPLEMENTED: &[&str] = &[
+    "cmds_allowed",
+    "cmds_denied",
+    "host_config_dir",
     "proxy_protocol_enable",
     "proxy_trusted_addresses",
     "allow_anon_ssl",
@@ -373,8 +377,6 @@ fn support_classification() {
     assert_eq!(
         fatal,
         [
-            "cmds_allowed",
-            "cmds_denied",
             "download_file",
             "ftp_enable",
             "guest_enable",
@@ -563,14 +565,14 @@ fn option_errors_and_override() {
 #[test]
 fn fatal_versus_warning() {
     assert_eq!(
-        parse_err("\n\n\n\ncmds_denied=DELE"),
-        "/etc/rsftpd.conf:5: key 'cmds_denied' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'cmds_denied='"
+        parse_err("\n\n\n\ndownload_file=*.txt"),
+        "/etc/rsftpd.conf:5: key 'download_file' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'download_file='"
     );
     assert_eq!(
         parse_err("tcp_wrappers=YES"),
         "/etc/rsftpd.conf:1: key 'tcp_wrappers' is not supported yet by rsftpd and ignoring it would weaken security; remove it or use the default 'tcp_wrappers=NO'"
     );
-    for bad in ["tcp_wrappers=YES", "cmds_allowed=RETR", "ftp_enable=NO"] {
+    for bad in ["tcp_wrappers=YES", "upload_file=*.txt", "ftp_enable=NO"] {
         let e = parse(bad).expect_err(bad);
         assert!(e.message().contains("would weaken security"), "{bad}: {e}");
         assert_eq!(
@@ -1191,4 +1193,83 @@ fn origins_do_not_make_configurations_differ() {
         Some("-o option 1".to_string())
     );
     assert!(a.origins.get("listen").is_none());
+}
+
+#[test]
+fn command_filter_lists_are_checked_at_start() {
+    let (c, w) = parse("cmds_allowed=PASV,RETR,QUIT\ncmds_denied=dele, rmd").unwrap();
+    assert!(w.is_empty());
+    assert_eq!(c.cmds_allowed.as_deref(), Some("PASV,RETR,QUIT"));
+    assert!(c.validate().is_ok());
+    for (text, want) in [
+        (
+            "cmds_allowed=PASV RETR",
+            "cmds_allowed: 'PASV RETR' is not a command name (1 to 8 letters, digits or @; separate names with commas)",
+        ),
+        (
+            "cmds_denied=DELE,,RMD",
+            "cmds_denied: an empty command name (two commas in a row?)",
+        ),
+    ] {
+        let (c, _) = parse(text).unwrap();
+        assert_eq!(c.validate().unwrap_err().to_string(), want, "{text}");
+    }
+}
+
+#[test]
+fn host_keys_are_known_and_overrides_refuse_the_rest() {
+    for k in HOST_KEYS {
+        assert!(
+            tunable(k).is_some_and(|t| t.support == Support::Implemented),
+            "{k}"
+        );
+    }
+    let mut sorted = HOST_KEYS.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(sorted, HOST_KEYS, "HOST_KEYS sorted");
+    for never in [
+        "listen",
+        "listen_port",
+        "ssl_enable",
+        "nopriv_user",
+        "secure_chroot_dir",
+        "ftp_username",
+        "user_config_dir",
+        "host_config_dir",
+        "cmds_allowed",
+        "xferlog_file",
+        "userlist_enable",
+        "max_login_fails",
+    ] {
+        assert!(!HOST_KEYS.contains(&never), "{never}");
+    }
+    let dir = scratch("host");
+    let f = dir.join("ftp.example.com");
+    std::fs::write(&f, "anon_root=/srv/a\nwrite_enable=YES\n").unwrap();
+    let mut c = Config::default();
+    c.load_overrides(&f, None, HOST_KEYS).unwrap();
+    assert_eq!(c.anon_root.as_deref(), Some("/srv/a"));
+    assert!(c.write_enable);
+    std::fs::write(&f, "anon_root=/srv/a\nlisten_port=2121\n").unwrap();
+    let mut c = Config::default();
+    assert_eq!(
+        c.load_overrides(&f, None, HOST_KEYS)
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{}:2: key 'listen_port' cannot be set in this file",
+            f.display()
+        )
+    );
+    // An unknown key is still an unknown key, with its suggestion.
+    std::fs::write(&f, "anon_rot=/srv/a\n").unwrap();
+    let e = Config::default()
+        .load_overrides(&f, None, HOST_KEYS)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("unknown key 'anon_rot' (did you mean 'anon_root'?)"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,14 +1,18 @@
 //! The monitor: the root process of a connection. It never reads a byte from the client.
 //! It forks the pre-login session (nopriv_user in secure_chroot_dir), answers its login
-//! requests, then forks the post-login session with the user's identity and jail, and
-//! serves it port-20 data sockets, which need root to bind. It ends when the session ends.
+//! and HOST requests, then forks the post-login session with the user's identity and jail,
+//! and serves it port-20 data sockets, which need root to bind. After REIN (from either
+//! session) it starts over with a fresh pre-login process; otherwise it ends when the
+//! session ends.
 
 pub mod auth;
+pub mod host;
 pub mod jail;
 pub mod local;
 
 use crate::config::Config;
 use crate::ipc::{self, DataReply, LoginReply, PostloginRequest, PreloginRequest};
+use crate::limits;
 use crate::log;
 use crate::session::control::Control;
 use crate::session::entry::{idle_timeout, refuse_client, Prepared};
@@ -23,8 +27,11 @@ use std::time::Duration;
 /// The identities and directories the sessions take on, resolved as root before any fork.
 struct Plan {
     prelogin: creds::Identity,
+    /// ftp_username's identity; its jail and umask come from the session's configuration
+    /// (anon_root, anon_umask), which a virtual host may change.
     anon: creds::Identity,
-    anon_root: PathBuf,
+    /// ftp_username's home: the anonymous root when anon_root is unset.
+    ftp_home: PathBuf,
     /// chown_uploads: chown_username's uid and gid.
     chown_to: Option<(u32, u32)>,
 }
@@ -61,10 +68,6 @@ fn plan(cfg: &Config) -> Result<Plan, String> {
     } else {
         None
     };
-    let anon_root = match &cfg.anon_root {
-        Some(r) => PathBuf::from(r),
-        None => ftp.home.clone(),
-    };
     Ok(Plan {
         prelogin: creds::Identity {
             uid: nopriv.uid,
@@ -78,11 +81,11 @@ fn plan(cfg: &Config) -> Result<Plan, String> {
             uid: ftp.uid,
             gid: ftp.gid,
             groups: vec![],
-            chroot: Some(anon_root.clone()),
+            chroot: None,
             chdir: PathBuf::from("/"),
             umask: cfg.anon_umask,
         },
-        anon_root,
+        ftp_home: ftp.home,
         chown_to,
     })
 }
@@ -144,44 +147,111 @@ pub fn run(prep: &Prepared) -> i32 {
 
 fn run_phases(prep: &Prepared, plan: &Plan, link: Option<&crate::tls::Link>) -> io::Result<i32> {
     let me = process::pid();
-    // Phase 1: pre-login.
-    let (mon, sess) = sys::fdpass::pair()?;
-    let child = match process::fork()? {
-        process::Fork::Child => {
-            drop(mon);
-            // The pre-login process has no data connections: no side channel to the holder.
-            if let Some(l) = link {
-                sys::io::close_raw(l.side.as_raw_fd());
+    // SECURITY: kept across REIN: failed logins count for the whole connection, so
+    // starting over never buys a client more password guesses; REIN itself is bounded.
+    let mut counts = Counts::default();
+    let mut rein = false;
+    loop {
+        // Phase 1: pre-login (again after REIN, in a fresh process).
+        let (mon, sess) = sys::fdpass::pair()?;
+        let child = match process::fork()? {
+            process::Fork::Child => {
+                drop(mon);
+                // The pre-login process has no data connections: no side channel to the holder.
+                if let Some(l) = link {
+                    sys::io::close_raw(l.side.as_raw_fd());
+                }
+                let code = prelogin_child(prep, plan, me, sess, rein);
+                process::exit_now(code);
             }
-            let code = prelogin_child(prep, plan, me, sess);
-            process::exit_now(code);
+            process::Fork::Parent(pid) => pid,
+        };
+        drop(sess);
+        let phase = login_loop(prep, plan, mon.as_raw_fd(), child, &mut counts)?;
+        drop(mon);
+        let post = match phase {
+            PreloginEnd::LoggedIn(post) => post,
+            PreloginEnd::Rein => {
+                rein = true;
+                continue;
+            }
+            PreloginEnd::Closed => return Ok(0),
+        };
+        // Phase 2: post-login, forked fresh from the monitor.
+        let (mon, sess) = sys::fdpass::pair()?;
+        let child = match process::fork()? {
+            process::Fork::Child => {
+                drop(mon);
+                let side = link.and_then(|l| l.side.try_clone().ok());
+                let code = postlogin_child(prep, &post, me, sess, side);
+                process::exit_now(code);
+            }
+            process::Fork::Parent(pid) => pid,
+        };
+        drop(sess);
+        let r = serve_postlogin(prep, plan, &post, mon.as_raw_fd(), &mut counts);
+        match &r {
+            Err(_) => process::kill_child(child),
+            // SECURITY: after REIN the old session must be gone before a new pre-login
+            // process serves the connection: a session that does not exit is killed.
+            Ok(true) => end_child(mon.as_raw_fd(), child),
+            Ok(false) => {}
         }
-        process::Fork::Parent(pid) => pid,
-    };
-    drop(sess);
-    let post = login_loop(prep, plan, mon.as_raw_fd(), child)?;
-    drop(mon);
-    let Some(post) = post else {
-        return Ok(0);
-    };
-    // Phase 2: post-login, forked fresh from the monitor.
-    let (mon, sess) = sys::fdpass::pair()?;
-    let child = match process::fork()? {
-        process::Fork::Child => {
-            drop(mon);
-            let side = link.and_then(|l| l.side.try_clone().ok());
-            let code = postlogin_child(prep, &post, me, sess, side);
-            process::exit_now(code);
+        let _ = process::wait_pid(child);
+        drop(mon);
+        if !r? {
+            return Ok(0);
         }
-        process::Fork::Parent(pid) => pid,
-    };
-    drop(sess);
-    let r = serve_postlogin(prep, plan, &post, mon.as_raw_fd());
-    if r.is_err() {
+        // The next log lines are nobody's until the next login.
+        log::set_user(b"");
+        log::set_anon_pass(None);
+        rein = true;
+    }
+}
+
+/// What the monitor counts for the whole connection.
+#[derive(Default)]
+struct Counts {
+    /// Failed logins (max_login_fails).
+    fails: u32,
+    /// REIN commands honoured (limits::REIN_MAX).
+    reins: u32,
+}
+
+impl Counts {
+    /// Count a REIN if one more is allowed.
+    fn rein(&mut self) -> ipc::Status {
+        if self.reins >= limits::REIN_MAX {
+            log::warn(&format!(
+                "REIN refused: {} already on this connection",
+                limits::REIN_MAX
+            ));
+            return ipc::Status::Failed(EACCES);
+        }
+        self.reins += 1;
+        ipc::Status::Ok
+    }
+}
+
+/// Give a session process that was told to end (REIN) a few seconds to close its channel,
+/// then kill it. The caller reaps it.
+fn end_child(sock: RawFd, child: i32) {
+    let closed = matches!(
+        sys::io::poll_readable(&[sock], Some(Duration::from_secs(5))),
+        Ok(sys::io::Ready::Fd(_))
+    ) && matches!(ipc::recv(sock), Ok(None));
+    // SECURITY: a session that neither ends nor stays quiet after asking to end gets no
+    // more answers: it is killed.
+    if !closed {
         process::kill_child(child);
     }
-    let _ = process::wait_pid(child);
-    r.map(|_| 0)
+}
+
+/// How the pre-login phase ended.
+enum PreloginEnd {
+    LoggedIn(Box<PostPlan>),
+    Rein,
+    Closed,
 }
 
 /// How the post-login session is set up, decided by the monitor before it says yes.
@@ -200,24 +270,35 @@ struct PostPlan {
     tls_private: bool,
 }
 
-fn plan_anonymous(prep: &Prepared, plan: &Plan) -> PostPlan {
+/// An anonymous session with `cfg` (the main configuration, or a virtual host's).
+fn plan_anonymous(cfg: &Config, plan: &Plan) -> PostPlan {
+    let anon_root = match &cfg.anon_root {
+        Some(r) => PathBuf::from(r),
+        None => plan.ftp_home.clone(),
+    };
     PostPlan {
-        identity: plan.anon.clone(),
-        cfg: prep.cfg.clone(),
+        identity: creds::Identity {
+            chroot: Some(anon_root.clone()),
+            umask: cfg.anon_umask,
+            ..plan.anon.clone()
+        },
+        cfg: cfg.clone(),
         anonymous: true,
-        user: prep.cfg.ftp_username.clone().into_bytes(),
+        user: cfg.ftp_username.clone().into_bytes(),
         home: b"/".to_vec(),
         anon_uid: Some(plan.anon.uid),
         // As vsftpd, allow_writeable_chroot does not apply to anonymous sessions.
-        refuse_writable: Some(plan.anon_root.clone()),
+        refuse_writable: Some(anon_root),
         tls_private: false,
     }
 }
 
-fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String> {
+/// A local user's session: `base` (the main configuration, or a virtual host's) with the
+/// user's user_config_dir file on top.
+fn plan_local(prep: &Prepared, base: &Config, lu: &local::LocalUser) -> Result<PostPlan, String> {
     let u = &lu.user;
-    let mut cfg = prep.cfg.clone();
-    if let Some(dir) = &prep.cfg.user_config_dir {
+    let mut cfg = base.clone();
+    if let Some(dir) = &base.user_config_dir {
         // SECURITY: per-user overrides come from a root-owned file the monitor reads before
         // any identity change; the user name was checked against the account database.
         let path = Path::new(dir).join(&u.name);
@@ -266,48 +347,72 @@ fn plan_local(prep: &Prepared, lu: &local::LocalUser) -> Result<PostPlan, String
 }
 
 /// Answer the pre-login process until a login succeeds (the plan for the post-login
-/// session) or the pre-login process is gone (None). Returns only after the pre-login
+/// session), it asks to start over (REIN) or it is gone. Returns only after the pre-login
 /// process has ended, so only one process ever writes to the control connection.
 fn login_loop(
     prep: &Prepared,
     plan: &Plan,
     sock: RawFd,
     child: i32,
-) -> io::Result<Option<PostPlan>> {
-    let mut fails = 0u32;
-    let end = |kill: bool| {
+    counts: &mut Counts,
+) -> io::Result<PreloginEnd> {
+    // The virtual host chosen with HOST: its configuration replaces the main one for the
+    // logins of this phase (REIN forgets it, as RFC 7151 asks).
+    let mut host_cfg: Option<Config> = None;
+    let end = |kill: bool, how: PreloginEnd| {
         if kill {
             process::kill_child(child);
         }
         let _ = process::wait_pid(child);
-        Ok(None)
+        Ok(how)
     };
     loop {
         let msg = match ipc::recv(sock) {
             Ok(Some((m, None))) => m,
             // SECURITY: a descriptor or a malformed message from the session ends it.
-            Ok(Some((_, Some(_)))) | Err(_) => return end(true),
-            Ok(None) => return end(false),
+            Ok(Some((_, Some(_)))) | Err(_) => return end(true, PreloginEnd::Closed),
+            Ok(None) => return end(false, PreloginEnd::Closed),
         };
         let req = match PreloginRequest::decode(&msg) {
             Ok(r) => r,
             Err(e) => {
                 log::error(&format!("pre-login session sent a bad request: {e}"));
-                return end(true);
+                return end(true, PreloginEnd::Closed);
             }
         };
+        let cfg = host_cfg.as_ref().unwrap_or(&prep.cfg);
         let (reply, post) = match req {
             PreloginRequest::CheckUser { user } => (
-                crate::session::entry::userlist_verdict(prep, &mut fails, &user),
+                crate::session::entry::userlist_verdict(prep, &mut counts.fails, &user),
                 None,
             ),
+            PreloginRequest::Host { name } => {
+                // SECURITY: the monitor reads the file itself, as root, from its own
+                // host_config_dir and a name it checks again (host::load).
+                let (reply, chosen) = host::select(&prep.cfg, &name, 0);
+                if chosen.is_some() {
+                    host_cfg = chosen;
+                }
+                ipc::send(sock, &reply.encode()?, None)?;
+                continue;
+            }
+            PreloginRequest::Rein => {
+                let status = counts.rein();
+                status.send(sock)?;
+                if status == ipc::Status::Ok {
+                    // The pre-login process exits on its own; do not wait on a misbehaving one.
+                    end_child(sock, child);
+                    return end(false, PreloginEnd::Rein);
+                }
+                continue;
+            }
             PreloginRequest::Login {
                 user,
                 pass,
                 private,
             } => {
                 let verdict = auth::check(
-                    &prep.cfg,
+                    cfg,
                     &prep.anon_lists,
                     Some(&prep.lists),
                     &user,
@@ -315,8 +420,8 @@ fn login_loop(
                 );
                 let anonymous = matches!(verdict, Ok(auth::Login::Anonymous));
                 let post = match verdict {
-                    Ok(auth::Login::Anonymous) => Ok(plan_anonymous(prep, plan)),
-                    Ok(auth::Login::Local(lu)) => plan_local(prep, &lu),
+                    Ok(auth::Login::Anonymous) => Ok(plan_anonymous(cfg, plan)),
+                    Ok(auth::Login::Local(lu)) => plan_local(prep, cfg, &lu),
                     Err(e) => Err(e),
                 }
                 .map(|p| PostPlan {
@@ -325,7 +430,7 @@ fn login_loop(
                 });
                 let result = post.as_ref().map(|_| ()).map_err(|e| e.as_str());
                 let anon_pass = (anonymous && post.is_ok()).then(|| pass.expose());
-                let reply = auth::account(&prep.cfg, &mut fails, result, &user, anon_pass);
+                let reply = auth::account(cfg, &mut counts.fails, result, &user, anon_pass);
                 drop(pass);
                 (reply, post.ok())
             }
@@ -340,9 +445,9 @@ fn login_loop(
                     process::kill_child(child);
                 }
                 let _ = process::wait_pid(child);
-                return Ok(Some(post));
+                return Ok(PreloginEnd::LoggedIn(Box::new(post)));
             }
-            (LoginReply::FailClose, _) => return end(false),
+            (LoginReply::FailClose, _) => return end(false, PreloginEnd::Closed),
             _ => {}
         }
     }
@@ -352,15 +457,28 @@ fn login_loop(
 const EACCES: i32 = 13;
 
 /// Serve the post-login session's requests (port-20 sockets, upload ownership) until it
-/// closes the channel.
-fn serve_postlogin(prep: &Prepared, plan: &Plan, post: &PostPlan, sock: RawFd) -> io::Result<()> {
+/// closes the channel (Ok(false)) or REIN is agreed (Ok(true): the session is ending).
+fn serve_postlogin(
+    prep: &Prepared,
+    plan: &Plan,
+    post: &PostPlan,
+    sock: RawFd,
+    counts: &mut Counts,
+) -> io::Result<bool> {
     let cfg = &post.cfg;
     loop {
         let (msg, fd) = match ipc::recv(sock)? {
-            None => return Ok(()),
+            None => return Ok(false),
             Some(x) => x,
         };
         match (PostloginRequest::decode(&msg)?, fd) {
+            (PostloginRequest::Rein, None) => {
+                let status = counts.rein();
+                status.send(sock)?;
+                if status == ipc::Status::Ok {
+                    return Ok(true);
+                }
+            }
             (PostloginRequest::DataConnect { port, addr }, None) => {
                 // SECURITY: the target is the control peer unless port_promiscuous=YES, and
                 // never a privileged port without it, whatever the session asked for.
@@ -456,11 +574,31 @@ impl prelogin::Authenticator for IpcAuth {
             user: user.to_vec(),
         })
     }
+
+    fn host(&mut self, name: &str) -> io::Result<ipc::HostReply> {
+        let req = PreloginRequest::Host {
+            name: name.as_bytes().to_vec(),
+        };
+        ipc::send(self.sock.as_raw_fd(), &req.encode()?, None)?;
+        match ipc::recv(self.sock.as_raw_fd())? {
+            Some((m, None)) => ipc::HostReply::decode(&m),
+            _ => Err(io::Error::other("monitor went away")),
+        }
+    }
+
+    fn rein(&mut self) -> io::Result<bool> {
+        ipc::send(
+            self.sock.as_raw_fd(),
+            &PreloginRequest::Rein.encode()?,
+            None,
+        )?;
+        Ok(ipc::Status::recv(self.sock.as_raw_fd())? == ipc::Status::Ok)
+    }
 }
 
 /// The pre-login process: drop to nopriv_user in the empty jail, greet, and speak FTP
 /// until a login succeeds. Returns the exit code.
-fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> i32 {
+fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd, rein: bool) -> i32 {
     if process::die_with_parent(monitor).is_err() {
         return 1;
     }
@@ -480,7 +618,7 @@ fn prelogin_child(prep: &Prepared, plan: &Plan, monitor: i32, sess: OwnedFd) -> 
     let _ = process::limit(process::Resource::Nproc, 0);
     let cfg = &prep.cfg;
     let mut ctl = Control::new(0, idle_timeout(cfg));
-    if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref()).is_err() {
+    if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref(), rein).is_err() {
         return 0;
     }
     let mut auth = IpcAuth { sock: sess };
@@ -558,7 +696,7 @@ fn postlogin_child(
         anon_uid: post.anon_uid.filter(|_| !post.cfg.anon_other_write_enable),
     };
     match postlogin::run(ctl, ctx) {
-        Ok(()) => 0,
+        Ok(_) => 0,
         Err(e) => {
             log::error(&format!("session ended: {e}"));
             1

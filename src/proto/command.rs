@@ -91,6 +91,38 @@ pub fn plausible_verb(v: &str) -> bool {
     !v.is_empty() && v.len() <= 8 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'@')
 }
 
+/// Check a cmds_allowed / cmds_denied list: command names separated by commas, spaces
+/// around a name ignored, a trailing comma allowed. Err names the first bad entry.
+pub fn check_filter_list(list: &str) -> Result<(), String> {
+    let list = list.strip_suffix(',').unwrap_or(list);
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err("an empty command name (two commas in a row?)".to_string());
+        }
+        if !plausible_verb(name) {
+            return Err(format!(
+                "'{name}' is not a command name (1 to 8 letters, digits or @; separate names with commas)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Does a (checked) cmds_allowed / cmds_denied list name this verb? Case does not matter.
+fn list_names(list: &str, verb: &str) -> bool {
+    list.split(',').any(|n| n.trim().eq_ignore_ascii_case(verb))
+}
+
+/// cmds_allowed and cmds_denied (vsftpd semantics): with an allow list only the verbs on
+/// it pass; a verb on the deny list never passes, even when it is also allowed.
+pub fn filter_allows(allowed: Option<&str>, denied: Option<&str>, verb: &str) -> bool {
+    let on_allow_list = match allowed {
+        Some(a) => list_names(a, verb),
+        None => true,
+    };
+    on_allow_list && !denied.is_some_and(|d| list_names(d, verb))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +215,26 @@ mod tests {
         assert!(!plausible_verb("GET /"));
         assert!(!plausible_verb("\u{fffd}"));
         assert!(!plausible_verb(""));
+    }
+
+    #[test]
+    fn command_filters() {
+        assert!(check_filter_list("PASV,RETR,QUIT").is_ok());
+        assert!(check_filter_list("pasv, retr ,P@SW,").is_ok());
+        assert!(check_filter_list("PASV,,RETR").is_err());
+        assert!(check_filter_list("PASV RETR").is_err());
+        assert!(check_filter_list("").is_err());
+        assert!(check_filter_list("RETR;DELE").is_err());
+        let allowed = Some("PASV, retr,QUIT");
+        assert!(filter_allows(allowed, None, "RETR"));
+        assert!(filter_allows(allowed, None, "QUIT"));
+        assert!(!filter_allows(allowed, None, "STOR"));
+        assert!(!filter_allows(allowed, None, "RET"));
+        assert!(!filter_allows(allowed, None, "XYZZ"));
+        assert!(filter_allows(None, Some("DELE,RMD"), "RETR"));
+        assert!(!filter_allows(None, Some("DELE,RMD"), "DELE"));
+        // Denial wins over an allow list that names the verb too.
+        assert!(!filter_allows(Some("DELE,RETR"), Some("DELE"), "DELE"));
+        assert!(filter_allows(None, None, "ANYTHING"));
     }
 }

@@ -1,6 +1,6 @@
 //! Pure, I/O-free FTP protocol helpers: command lines, virtual paths, `ls -l` formatting,
 //! machine listings (MLST/MLSD facts), bounded glob matching, PORT/EPRT/PASV/EPSV arguments,
-//! ASCII-mode conversion and PROXY protocol headers.
+//! ASCII-mode conversion, PROXY protocol headers and HOST names.
 //!
 //! Owns: nothing but computation. No module here opens a file, reads a clock, touches a socket
 //! or calls into libc; callers pass in every fact (stat results, the current time, addresses).
@@ -13,6 +13,7 @@ pub mod addr;
 pub mod ascii;
 pub mod command;
 pub mod glob;
+pub mod host;
 pub mod listing;
 pub mod mlsx;
 pub mod path;

@@ -103,6 +103,16 @@ impl Control {
         }
     }
 
+    /// The idle timeout (None: none).
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle
+    }
+
+    /// Change the idle timeout (SITE IDLE); it counts from the last command, as before.
+    pub fn set_idle(&mut self, idle: Option<Duration>) {
+        self.idle = idle;
+    }
+
     /// Restart the idle clock (after a transfer: time spent transferring is not idle).
     pub fn touch(&mut self) {
         self.last_command = Instant::now();

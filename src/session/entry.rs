@@ -212,18 +212,22 @@ fn proxied_peer(cfg: &Config, tcp_peer: SocketAddr) -> Option<SocketAddr> {
 struct LocalAuth<'a> {
     prep: &'a Prepared,
     fails: u32,
+    reins: u32,
+    /// The virtual host chosen with HOST (host_config_dir), until REIN.
+    host: Option<Config>,
+}
+
+impl LocalAuth<'_> {
+    /// The configuration logins and the session use: the virtual host's, or the main one.
+    fn cfg(&self) -> &Config {
+        self.host.as_ref().unwrap_or(&self.prep.cfg)
+    }
 }
 
 impl prelogin::Authenticator for LocalAuth<'_> {
     fn login(&mut self, user: &[u8], pass: Secret, _private: bool) -> std::io::Result<LoginReply> {
         // Development mode serves anonymous users only: local users need root.
-        let verdict = auth::check(
-            &self.prep.cfg,
-            &self.prep.anon_lists,
-            None,
-            user,
-            pass.expose(),
-        );
+        let verdict = auth::check(self.cfg(), &self.prep.anon_lists, None, user, pass.expose());
         let result = verdict.as_ref().map(|_| ()).map_err(|e| e.as_str());
         let anon_pass = matches!(verdict, Ok(auth::Login::Anonymous)).then(|| pass.expose());
         Ok(auth::account(
@@ -237,6 +241,24 @@ impl prelogin::Authenticator for LocalAuth<'_> {
 
     fn check_user(&mut self, user: &[u8]) -> std::io::Result<LoginReply> {
         Ok(userlist_verdict(self.prep, &mut self.fails, user))
+    }
+
+    fn host(&mut self, name: &str) -> std::io::Result<crate::ipc::HostReply> {
+        // Host files are the launching user's (or root's) here, like the main file.
+        let (reply, chosen) =
+            crate::monitor::host::select(&self.prep.cfg, name.as_bytes(), sys::process::uid());
+        if chosen.is_some() {
+            self.host = chosen;
+        }
+        Ok(reply)
+    }
+
+    fn rein(&mut self) -> std::io::Result<bool> {
+        if self.reins >= crate::limits::REIN_MAX {
+            return Ok(false);
+        }
+        self.reins += 1;
+        Ok(true)
     }
 }
 
@@ -269,38 +291,63 @@ fn development(prep: &Prepared) -> i32 {
 fn development_session(prep: &Prepared, link: Option<&crate::tls::Link>) -> i32 {
     let cfg = &prep.cfg;
     let mut ctl = Control::new(0, idle_timeout(cfg));
-    if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref()).is_err() {
-        return 0;
-    }
-    let mut a = LocalAuth { prep, fails: 0 };
-    let mut tls = crate::session::tls::State::new(cfg);
-    let user = match prelogin::run(&mut ctl, cfg, &mut a, &mut tls) {
-        Ok(prelogin::Outcome::LoggedIn { user }) => user,
-        _ => return 0,
+    let mut a = LocalAuth {
+        prep,
+        fails: 0,
+        reins: 0,
+        host: None,
     };
-    let root = match &cfg.anon_root {
-        Some(r) => PathBuf::from(r),
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-    };
-    let ctx = postlogin::Context {
-        cfg: cfg.clone(),
-        local: prep.local,
-        peer: prep.peer,
-        root,
-        anonymous: true,
-        user,
-        home: b"/".to_vec(),
-        broker: None,
-        tls: link
-            .and_then(|l| l.side.try_clone().ok())
-            .map(|s| (s, tls.private)),
-        anon_uid: None,
-    };
-    match postlogin::run(ctl, ctx) {
-        Ok(()) => 0,
-        Err(e) => {
-            log::error(&format!("session ended: {e}"));
-            1
+    let mut rein = false;
+    // One pass per login; REIN (counted by LocalAuth, at most limits::REIN_MAX) loops back
+    // to the pre-login phase with everything but the failure count forgotten.
+    loop {
+        if prelogin::greet(&mut ctl, cfg, prep.banner.as_deref(), rein).is_err() {
+            return 0;
+        }
+        rein = true;
+        a.host = None;
+        let mut tls = crate::session::tls::State::new(cfg);
+        let user = match prelogin::run(&mut ctl, cfg, &mut a, &mut tls) {
+            Ok(prelogin::Outcome::LoggedIn { user }) => user,
+            Ok(prelogin::Outcome::Rein) => continue,
+            _ => return 0,
+        };
+        let session_cfg = a.cfg().clone();
+        let root = match &session_cfg.anon_root {
+            Some(r) => PathBuf::from(r),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        };
+        let session_ctl = Control::new(0, idle_timeout(&session_cfg));
+        let ctx = postlogin::Context {
+            cfg: session_cfg,
+            local: prep.local,
+            peer: prep.peer,
+            root,
+            anonymous: true,
+            user,
+            home: b"/".to_vec(),
+            broker: None,
+            tls: link
+                .and_then(|l| l.side.try_clone().ok())
+                .map(|s| (s, tls.private)),
+            anon_uid: None,
+        };
+        match postlogin::run(session_ctl, ctx) {
+            Ok(postlogin::Ended::Rein)
+                if prelogin::Authenticator::rein(&mut a).unwrap_or(false) =>
+            {
+                log::set_user(b"");
+                log::set_anon_pass(None);
+            }
+            Ok(postlogin::Ended::Rein) => {
+                let _ = ctl.reply(421, prelogin::REIN_TOO_MANY);
+                return 0;
+            }
+            Ok(postlogin::Ended::Quit) => return 0,
+            Err(e) => {
+                log::error(&format!("session ended: {e}"));
+                return 1;
+            }
         }
     }
 }

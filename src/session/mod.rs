@@ -14,7 +14,7 @@ pub mod tls;
 pub mod transfer;
 
 /// FEAT body, in vsftpd's (alphabetical) order, with rsftpd's additions in their places:
-/// MFMT when MDTM may set times (write_enable and mdtm_write), the MLST line with the facts
+/// HOST, LANG, MFMT when MDTM may set times (write_enable and mdtm_write), the MLST line with the facts
 /// this session has enabled (`mlst`; before login, all of them), and UTF8: names pass
 /// through as bytes.
 pub fn feat_lines(cfg: &crate::config::Config, mlst: crate::proto::mlsx::Facts) -> Vec<Vec<u8>> {
@@ -29,6 +29,9 @@ pub fn feat_lines(cfg: &crate::config::Config, mlst: crate::proto::mlsx::Facts) 
     if cfg.pasv_enable {
         add(" EPSV");
     }
+    // RFC 7151 and RFC 2640: HOST, and LANG with its one language (the `*`: in use).
+    add(" HOST");
+    add(" LANG EN*");
     add(" MDTM");
     if cfg.write_enable && cfg.mdtm_write {
         add(" MFMT");
@@ -51,10 +54,10 @@ pub fn feat_lines(cfg: &crate::config::Config, mlst: crate::proto::mlsx::Facts) 
 /// HELP body: the commands rsftpd recognises, in vsftpd's layout.
 pub fn help_lines() -> Vec<Vec<u8>> {
     [
-        " ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MFMT",
-        " MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST",
-        " RETR RMD  RNFR RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER",
-        " XCUP XCWD XMKD XPWD XRMD",
+        " ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LANG LIST",
+        " MDTM MFMT MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT",
+        " REIN REST RETR RMD  RNFR RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST",
+        " TYPE USER XCUP XCWD XMKD XPWD XRMD",
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())

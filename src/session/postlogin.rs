@@ -47,6 +47,17 @@ pub struct Context {
 enum Flow {
     Continue,
     Quit,
+    /// REIN accepted: this session ends and a fresh pre-login one takes the connection.
+    Rein,
+}
+
+/// How a post-login session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// QUIT, a timeout, the client went away: the connection is over.
+    Quit,
+    /// REIN: start over before login on the same connection (the monitor agreed).
+    Rein,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -106,8 +117,13 @@ static VERBS: &[Verb] = &[
         )?;
         Ok(Flow::Continue)
     }),
-    v("HOST", Opt, false, Session::not_implemented),
-    v("LANG", Opt, false, Session::not_implemented),
+    v("HOST", Opt, false, |s, _| {
+        s.reply(503, "Already logged in.")
+    }),
+    v("LANG", Opt, false, |s, a| {
+        super::prelogin::lang(&mut s.ctl, a)?;
+        Ok(Flow::Continue)
+    }),
     v("LIST", Opt, false, |s, a| s.list(a, true)),
     v("MDTM", Req, false, Session::mdtm),
     v("MFMT", Req, true, Session::mfmt),
@@ -143,13 +159,14 @@ static VERBS: &[Verb] = &[
         s.reply(221, "Goodbye.")?;
         Ok(Flow::Quit)
     }),
-    v("REIN", Opt, false, Session::not_implemented),
+    v("REIN", No, false, Session::rein),
     v("REST", Req, false, Session::rest),
     v("RETR", Req, false, Session::retr),
     v("RMD", Req, true, Session::rmd),
     v("RNFR", Req, true, Session::rnfr),
     v("RNTO", Req, true, Session::rnto),
-    v("SITE", Opt, true, Session::site),
+    // The write gate is in site(): SITE IDLE changes nothing on disk.
+    v("SITE", Opt, false, Session::site),
     v("SIZE", Req, false, Session::size),
     v("SMNT", Opt, false, Session::not_implemented),
     v("STAT", Opt, false, Session::stat),
@@ -216,8 +233,8 @@ struct Session {
     mlst_facts: crate::proto::mlsx::Facts,
 }
 
-/// Serve a logged-in client until it quits or goes away.
-pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
+/// Serve a logged-in client until it quits, goes away or starts over with REIN.
+pub fn run(ctl: Control, ctx: Context) -> io::Result<Ended> {
     let mlst_facts = crate::proto::mlsx::Facts::supported(ctx.cfg.hide_ids);
     let mut s = Session {
         ctl,
@@ -257,17 +274,19 @@ pub fn run(ctl: Control, ctx: Context) -> io::Result<()> {
                 Input::Line(l) => l,
                 Input::TooLong => {
                     s.ctl.reply(500, "Input line too long.")?;
-                    return Ok(());
+                    return Ok(Ended::Quit);
                 }
-                Input::Eof => return Ok(()),
+                Input::Eof => return Ok(Ended::Quit),
                 Input::Timeout => {
                     s.ctl.reply(421, "Timeout.")?;
-                    return Ok(());
+                    return Ok(Ended::Quit);
                 }
             },
         };
-        if let Flow::Quit = s.dispatch(&line)? {
-            return Ok(());
+        match s.dispatch(&line)? {
+            Flow::Continue => {}
+            Flow::Quit => return Ok(Ended::Quit),
+            Flow::Rein => return Ok(Ended::Rein),
         }
     }
 }
@@ -288,6 +307,12 @@ impl Session {
         let rnfr = self.rnfr.take();
         if cmd.verb == "RNTO" && cmd.arg.is_some() {
             self.rnfr = rnfr;
+        }
+        // SECURITY: cmds_allowed / cmds_denied, for every command, before it is looked up
+        // (an unknown command not on the allow list is refused as vsftpd does).
+        if super::prelogin::filtered(&self.cfg, &cmd.verb) {
+            self.rnfr = None;
+            return self.reply(550, "Permission denied.");
         }
         let (cfg, st) = (&self.cfg, &mut self.tls_state);
         if super::tls::command(&mut self.ctl, cfg, st, &cmd.verb, cmd.arg.as_deref(), true)? {
@@ -326,6 +351,26 @@ impl Session {
 
     fn not_implemented(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
         self.reply(502, "Command not implemented.")
+    }
+
+    /// REIN (RFC 959): log out but keep the connection. The monitor ends this process and
+    /// starts a fresh pre-login one, which answers `220 Service ready for new user.`; no
+    /// data connection or setting of this session survives. During a transfer REIN waits
+    /// for it to end, as other commands do.
+    fn rein(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
+        if self.tls_state.control {
+            return self.reply(502, super::prelogin::REIN_TLS);
+        }
+        let Some(broker) = &self.broker else {
+            // Development mode: the caller loops back to the pre-login phase (and counts).
+            return Ok(Flow::Rein);
+        };
+        let sock = std::os::fd::AsRawFd::as_raw_fd(broker);
+        crate::ipc::send(sock, &crate::ipc::PostloginRequest::Rein.encode()?, None)?;
+        match crate::ipc::Status::recv(sock)? {
+            crate::ipc::Status::Ok => Ok(Flow::Rein),
+            crate::ipc::Status::Failed(_) => self.reply(502, super::prelogin::REIN_TOO_MANY),
+        }
     }
 
     fn abor_idle(&mut self, _: Option<&[u8]>) -> io::Result<Flow> {
@@ -469,7 +514,7 @@ impl Session {
                     },
                     format!(
                         "     Session timeout in seconds is {}",
-                        self.cfg.idle_session_timeout
+                        self.ctl.idle().map_or(0, |d| d.as_secs())
                     ),
                     "     Control connection is plain text".to_string(),
                     "     Data connections will be plain text".to_string(),
@@ -839,6 +884,14 @@ impl Session {
                     }
                 };
                 let cmd = command::parse(command::trim_eol(&line));
+                let served_now = matches!(cmd.verb.as_str(), "ABOR" | "NOOP" | "QUIT")
+                    || (cmd.verb == "STAT" && cmd.arg.is_none());
+                // SECURITY: the commands served during a transfer obey cmds_allowed and
+                // cmds_denied too; the others are checked when their turn comes.
+                if served_now && super::prelogin::filtered(&self.cfg, &cmd.verb) {
+                    self.ctl.reply(550, "Permission denied.")?;
+                    continue;
+                }
                 match cmd.verb.as_str() {
                     "ABOR" => {
                         let n = running.abort();

@@ -346,6 +346,13 @@ impl Session {
             None => (a, &b""[..]),
         };
         let sub = String::from_utf8_lossy(sub).to_ascii_uppercase();
+        if sub == "IDLE" {
+            return self.site_idle(rest);
+        }
+        // SECURITY: the write gate of the dispatch table, for every other sub-command.
+        if !self.cfg.write_enable {
+            return self.reply(550, "Permission denied.");
+        }
         match sub.as_str() {
             "CHMOD" if self.cfg.chmod_enable => self.site_chmod(rest),
             "UMASK" => {
@@ -364,12 +371,47 @@ impl Session {
             }
             "HELP" => {
                 if self.cfg.chmod_enable {
-                    self.reply(214, "CHMOD UMASK HELP")
+                    self.reply(214, "CHMOD IDLE UMASK HELP")
                 } else {
-                    self.reply(214, "UMASK HELP")
+                    self.reply(214, "IDLE UMASK HELP")
                 }
             }
             _ => self.reply(500, "Unknown SITE command."),
+        }
+    }
+
+    /// SITE IDLE [seconds] (wu-ftpd's replies): show the idle timeout, or shorten it. A
+    /// client may choose SITE_IDLE_MIN seconds up to idle_session_timeout (with 0, no
+    /// timeout, up to SITE_IDLE_UNLIMITED_MAX): never longer than the administrator's.
+    fn site_idle(&mut self, rest: &[u8]) -> io::Result<Flow> {
+        let max = match self.cfg.idle_session_timeout {
+            0 => crate::limits::SITE_IDLE_UNLIMITED_MAX,
+            n => n,
+        };
+        let min = crate::limits::SITE_IDLE_MIN.min(max);
+        let rest = std::str::from_utf8(rest).unwrap_or("x").trim();
+        if rest.is_empty() {
+            return match self.ctl.idle() {
+                Some(d) => self.reply(
+                    200,
+                    &format!(
+                        "Current IDLE time limit is {} seconds; max {max}",
+                        d.as_secs()
+                    ),
+                ),
+                None => self.reply(200, &format!("No current IDLE time limit; max {max}")),
+            };
+        }
+        match rest.parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => {
+                self.ctl
+                    .set_idle(Some(std::time::Duration::from_secs(n.into())));
+                self.reply(200, &format!("Maximum IDLE time set to {n} seconds"))
+            }
+            _ => self.reply(
+                501,
+                &format!("Maximum IDLE time must be between {min} and {max} seconds"),
+            ),
         }
     }
 
