@@ -37,6 +37,11 @@ pub const GLOB_STEPS_MAX: u32 = 10_000;
 /// Most entries one directory listing reads; past this the listing is cut and says so.
 pub const LIST_ENTRIES_MAX: usize = 1_000_000;
 
+/// Most entries a `STAT path` reply lists (it is built in the session's memory and sent
+/// on the control connection); past this it ends with `213 Listing cut: too many
+/// entries.` A data-connection listing (LIST, NLST, MLSD) has LIST_ENTRIES_MAX.
+pub const STAT_ENTRIES_MAX: usize = 10_000;
+
 /// Most directory levels below the listed one that a recursive listing (`LIST -R`, with
 /// ls_recurse_enable=YES) descends; deeper directories are listed but not entered. The
 /// whole recursive listing shares one LIST_ENTRIES_MAX.
@@ -82,6 +87,10 @@ pub const HOST_BANNER_MAX: usize = 512;
 /// process and starts a fresh pre-login one; past this many, REIN gets `502` and the
 /// session goes on, so one connection cannot make the monitor fork without end.
 pub const REIN_MAX: u32 = 100;
+
+/// HOST commands the monitor looks up for one connection (each reads a file as root and
+/// writes a log line); past this, HOST gets 504 Unknown virtual host. without either.
+pub const HOST_MAX: u32 = 10;
 
 /// SITE IDLE: the shortest idle timeout a client may choose, in seconds (wu-ftpd's bound).
 pub const SITE_IDLE_MIN: u32 = 30;

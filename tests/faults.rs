@@ -1201,3 +1201,52 @@ fn fifo_socket_and_device_are_refused_without_blocking() {
     // The FIFO is still a FIFO with nobody on it.
     assert!(kinds("fifo").is_fifo());
 }
+
+/// A file that grows while it is sent (a log being appended to) is a complete download:
+/// at least the bytes it had when the transfer started arrive, then 226, with sendfile
+/// and with the copy path.
+#[test]
+fn file_growing_while_being_sent_is_complete() {
+    require_root!();
+    for sendfile in [true, false] {
+        let (mut f, vlog) = fixture(if sendfile {
+            "growing-sendfile"
+        } else {
+            "growing-copy"
+        });
+        f.set(&format!(
+            "use_sendfile={}",
+            if sendfile { "YES" } else { "NO" }
+        ));
+        let body = random_bytes(BIG, 91);
+        let path = f.file("grows.bin", &body, 0o644);
+        let inetd = f.inetd();
+        let (mut c, mon, post) = login(&inetd);
+        let seen = tree_of(mon);
+        let (mut d, mut got) = start_retr(&mut c, "grows.bin", BIG, 512 << 10);
+        transfer_child(post, Some(&path));
+        // Append while the rate-limited transfer runs.
+        let extra = random_bytes(1 << 20, 92);
+        {
+            use std::io::Write;
+            let mut a = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            a.write_all(&extra).unwrap();
+        }
+        read_rest(&mut d, &mut got);
+        assert_eq!(c.read_reply().1, COMPLETE, "sendfile={sendfile}");
+        assert!(got.len() >= BIG, "sendfile={sendfile}: {} bytes", got.len());
+        assert_eq!(&got[..BIG], &body[..], "sendfile={sendfile}");
+        assert_eq!(
+            &got[BIG..],
+            &extra[..got.len() - BIG],
+            "sendfile={sendfile}"
+        );
+        let n = wait_transfers(&vlog, "ftp", "OK DOWNLOAD", "/grows.bin", 1)[0];
+        assert_eq!(n, got.len() as u64);
+        quit(&mut c);
+        assert_nothing_left(&inetd, &f, &seen, "after the growing file");
+    }
+}

@@ -1112,3 +1112,25 @@ fn rein_reads_nothing_past_its_line() {
     assert_eq!(c.read_reply().0, 0, "nothing after 221");
     common::assert_all_exited(&inetd);
 }
+
+/// HOST makes the monitor (root) read a file and write a log line, so it is bounded per
+/// connection: the 11th HOST gets 504 even for a good host, and the first ten worked.
+#[test]
+fn host_lookups_are_bounded_per_connection() {
+    let mut f = Fixture::new("host-bound");
+    let a = tree(&f, "site-a", &[("a.txt", b"first host\n")]);
+    let dir = host_dir(&mut f);
+    host_file(
+        &dir,
+        "a.example",
+        &format!("anon_root={}\n", a.display()),
+        None,
+    );
+    let inetd = f.inetd();
+    let mut c = inetd.connect();
+    for _ in 0..10 {
+        exact(&mut c, "HOST a.example", "220 Host accepted.");
+    }
+    exact(&mut c, "HOST a.example", "504 Unknown virtual host.");
+    exact(&mut c, "QUIT", "221 Goodbye.");
+}

@@ -1133,3 +1133,27 @@ fn ls_recurse_disabled_ignores_dash_r() {
     assert_eq!(long.lines().count(), 6, "{long}");
     exact(&mut c, "QUIT", "221 Goodbye.");
 }
+
+/// STAT lists on the control connection, from the session's memory: it stops at
+/// STAT_ENTRIES_MAX (10,000) entries and says so, whatever the tree holds (a data
+/// listing goes on to LIST_ENTRIES_MAX).
+#[test]
+fn stat_listing_is_bounded_and_says_so() {
+    let f = Fixture::new("stat-bound");
+    let dir = f.mkdir("many", 0o755);
+    for i in 0..10_001 {
+        std::fs::write(dir.join(format!("f{i:05}")), b"").unwrap();
+    }
+    let inetd = f.inetd();
+    let mut c = inetd.login();
+    let (code, text) = c.cmd("STAT many");
+    assert_eq!(code, 213);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"213-Status follows:"));
+    assert_eq!(lines.last(), Some(&"213 Listing cut: too many entries."));
+    assert_eq!(lines.len(), 10_000 + 2);
+    // The data connection lists all of them.
+    let names = list_names(&fetch(&mut c, "NLST many"));
+    assert_eq!(names.len(), 10_001);
+    exact(&mut c, "QUIT", "221 Goodbye.");
+}

@@ -380,8 +380,10 @@ fn support_classification() {
             "download_file",
             "ftp_enable",
             "guest_enable",
+            "require_cert",
             "tcp_wrappers",
             "upload_file",
+            "validate_cert",
         ]
     );
     for name in [

@@ -73,6 +73,22 @@ fn host_banner<'a>(base: &Config, host: &'a Config) -> Option<&'a str> {
 
 /// Answer a HOST request: the reply for the session and, when accepted, the host's
 /// configuration. Refusals are logged (the client only ever sees 504).
+/// `select`, at most limits::HOST_MAX times per connection (`count` is the connection's):
+/// each lookup reads a file and writes a log line, so HOST cannot make that happen at line
+/// rate. Past the bound: Unknown, without either.
+pub fn select_bounded(
+    base: &Config,
+    name: &[u8],
+    owner: u32,
+    count: &mut u32,
+) -> (HostReply, Option<Config>) {
+    *count += 1;
+    if *count > crate::limits::HOST_MAX {
+        return (HostReply::Unknown, None);
+    }
+    select(base, name, owner)
+}
+
 pub fn select(base: &Config, name: &[u8], owner: u32) -> (HostReply, Option<Config>) {
     let loaded = match std::str::from_utf8(name) {
         Ok(n) => load(base, n, owner),

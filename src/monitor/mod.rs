@@ -216,6 +216,8 @@ struct Counts {
     fails: u32,
     /// REIN commands honoured (limits::REIN_MAX).
     reins: u32,
+    /// HOST commands looked up (limits::HOST_MAX).
+    hosts: u32,
 }
 
 impl Counts {
@@ -389,7 +391,9 @@ fn login_loop(
             PreloginRequest::Host { name } => {
                 // SECURITY: the monitor reads the file itself, as root, from its own
                 // host_config_dir and a name it checks again (host::load).
-                let (reply, chosen) = host::select(&prep.cfg, &name, 0);
+                // SECURITY: bounded, so HOST cannot make root read files and write log
+                // lines at line rate.
+                let (reply, chosen) = host::select_bounded(&prep.cfg, &name, 0, &mut counts.hosts);
                 if chosen.is_some() {
                     host_cfg = chosen;
                 }

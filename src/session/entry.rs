@@ -213,6 +213,8 @@ struct LocalAuth<'a> {
     prep: &'a Prepared,
     fails: u32,
     reins: u32,
+    /// HOST lookups on this connection (limits::HOST_MAX).
+    hosts: u32,
     /// The virtual host chosen with HOST (host_config_dir), until REIN.
     host: Option<Config>,
 }
@@ -245,8 +247,12 @@ impl prelogin::Authenticator for LocalAuth<'_> {
 
     fn host(&mut self, name: &str) -> std::io::Result<crate::ipc::HostReply> {
         // Host files are the launching user's (or root's) here, like the main file.
-        let (reply, chosen) =
-            crate::monitor::host::select(&self.prep.cfg, name.as_bytes(), sys::process::uid());
+        let (reply, chosen) = crate::monitor::host::select_bounded(
+            &self.prep.cfg,
+            name.as_bytes(),
+            sys::process::uid(),
+            &mut self.hosts,
+        );
         if chosen.is_some() {
             self.host = chosen;
         }
@@ -295,6 +301,7 @@ fn development_session(prep: &Prepared, link: Option<&crate::tls::Link>) -> i32 
         prep,
         fails: 0,
         reins: 0,
+        hosts: 0,
         host: None,
     };
     let mut rein = false;

@@ -516,8 +516,16 @@ impl Session {
                         "     Session timeout in seconds is {}",
                         self.ctl.idle().map_or(0, |d| d.as_secs())
                     ),
-                    "     Control connection is plain text".to_string(),
-                    "     Data connections will be plain text".to_string(),
+                    if self.tls_state.control {
+                        "     Control connection is encrypted (TLS)".to_string()
+                    } else {
+                        "     Control connection is plain text".to_string()
+                    },
+                    if self.tls_state.private {
+                        "     Data connections will be encrypted (TLS)".to_string()
+                    } else {
+                        "     Data connections will be plain text".to_string()
+                    },
                 ]
                 .into_iter()
                 .map(String::into_bytes)
@@ -530,10 +538,13 @@ impl Session {
                 if !self.cfg.dirlist_enable {
                     return self.reply(550, "Permission denied.");
                 }
-                let job = match self.list_job(Some(a), true) {
+                let mut job = match self.list_job(Some(a), true) {
                     Some(j) => j,
                     None => return self.reply(550, "Permission denied."),
                 };
+                // SECURITY: STAT builds its reply in the session's memory, without ABOR:
+                // bounded far below a data-connection listing (STAT -R walks a tree).
+                job.max_entries = crate::limits::STAT_ENTRIES_MAX;
                 let mut lines = LineCollector(Vec::new());
                 match dirlist::produce(&job, &mut lines) {
                     Err(dirlist::ListError::TooComplex) => self.reply(550, "Pattern too complex."),
@@ -855,6 +866,8 @@ impl Session {
             Ok(r) => r,
             Err(e) => {
                 log::error(&format!("cannot start a transfer: {e}"));
+                // The TLS holder (if any) has the data connection: stop it too.
+                self.secured_outcome(Outcome::Died, upload)?;
                 self.ctl
                     .reply(451, "Local error: cannot start the transfer.")?;
                 return Ok((Flow::Continue, Outcome::Died, 0));

@@ -144,11 +144,13 @@ pub fn try_inline(file: &File, offset: u64, data: TcpStream, lock: bool) -> Inli
             break true;
         }
         match sys::net::sendfile(fd, file.as_raw_fd(), &mut off, left as usize) {
-            Ok(0) => {
+            Ok(0) if at_end(file, off as u64) => {
                 // The file shrank meanwhile (truncated by someone else): not complete.
                 shrank = true;
                 break true;
             }
+            // An empty sendfile that is not the end (see at_end): the child goes on.
+            Ok(0) => break false,
             Ok(n) => left -= n as u64,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let wait = deadline.saturating_duration_since(std::time::Instant::now());
@@ -440,10 +442,7 @@ fn send_file(
             meter.chunk(16 << 20),
         ) {
             Ok(0) => {
-                // sendfile can come back empty while another process truncates the file,
-                // even below the new length: only a file now no longer than `off` ended.
-                let now = file.metadata().map(|m| m.len()).unwrap_or(0);
-                if (off as u64) < now && spurious < 3 {
+                if !at_end(file, off as u64) && spurious < END_RETRIES {
                     spurious += 1;
                     continue;
                 }
@@ -469,6 +468,16 @@ fn send_file(
             }
         }
     }
+}
+
+/// How many times an empty read or sendfile that is not the end of the file is retried.
+const END_RETRIES: u32 = 3;
+
+/// Is `at` the end of the file? read(2) and sendfile(2) can come back empty while another
+/// process truncates the file, even at an offset below the new length: only a file now
+/// no longer than `at` has ended; otherwise the empty read is retried.
+fn at_end(file: &File, at: u64) -> bool {
+    file.metadata().map_or(true, |m| m.len() <= at)
 }
 
 /// A download reached the end of the file at `at`: complete unless the file had `len`
@@ -497,7 +506,7 @@ fn copy_file(
     // read(2) can come back empty while another process truncates the file, even below
     // the new length (as sendfile can): only a file now no longer than where the copy
     // stopped has ended. The copy goes on from there, a bounded number of times.
-    for _ in 0..4 {
+    for _ in 0..=END_RETRIES {
         let convert = |i: &[u8], o: &mut Vec<u8>| conv.convert(i, o);
         let ends = Ends {
             read_error: |_| Outcome::LocalRead,
@@ -511,12 +520,16 @@ fn copy_file(
         let Ok(at) = file.stream_position() else {
             return Outcome::LocalRead;
         };
-        let now = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if at >= now {
+        if at_end(&file, at) {
             return ended_at(at, len);
         }
     }
-    Outcome::LocalRead
+    // Still not at the end after the retries: a file that keeps growing. What was sent is
+    // at least what the file had when the transfer started, or it is a failure.
+    match file.stream_position() {
+        Ok(at) => ended_at(at, len),
+        Err(_) => Outcome::LocalRead,
+    }
 }
 
 /// How one direction of a transfer classifies its errors and counts its bytes.

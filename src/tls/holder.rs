@@ -269,7 +269,7 @@ impl ControlSide {
         Ok(())
     }
 
-    /// Bytes waiting to go to the client (plain text queued in rustls counts).
+    /// Reply bytes waiting to go to the client (not yet handed to rustls).
     fn client_backlog(&self) -> usize {
         self.to_client.len()
     }
@@ -400,7 +400,9 @@ impl ControlSide {
                 let l = std::mem::take(&mut self.reply_line);
                 let is_final =
                     l.len() == 4 && l[..3].iter().all(u8::is_ascii_digit) && l[3] == b' ';
-                if is_final && l.starts_with(b"234") {
+                // Only an answer to AUTH starts TLS (a 234 line elsewhere, e.g. in a STAT
+                // listing the client asked for, does not).
+                if is_final && l.starts_with(b"234") && self.awaiting_auth {
                     self.start_tls = true;
                 } else if is_final && self.awaiting_auth {
                     self.awaiting_auth = false;

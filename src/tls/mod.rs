@@ -247,6 +247,10 @@ pub fn spawn(cfg: &Config, drop_to: Option<&creds::Identity>) -> io::Result<Link
         process::Fork::Child => {
             drop(sess_end);
             drop(side_sess);
+            // The holder keeps the client socket as `client`: fd 0 (the same socket) goes.
+            // (The monitor holds nothing else at this point but the syslog socket, which the
+            // holder needs: log files are closed below.)
+            let _ = sys::io::null_stdin();
             let code = (|| -> io::Result<()> {
                 process::die_with_parent(parent)?;
                 let sc = match server_config(cfg) {
