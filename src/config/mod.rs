@@ -890,12 +890,8 @@ impl Config {
         let Some(name) = self.pasv_address.clone() else {
             return Ok(warnings);
         };
-        let unmap = |ip: IpAddr| match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
         let (ip, resolved) = match name.parse::<IpAddr>() {
-            Ok(ip) => (unmap(ip), false),
+            Ok(ip) => (ip.to_canonical(), false),
             Err(_) => {
                 // validate() let a name through only with pasv_addr_resolve=YES.
                 let found = lookup(&name).map_err(|e| {
@@ -907,8 +903,10 @@ impl Config {
                         ),
                     )
                 })?;
-                let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) =
-                    found.into_iter().map(unmap).partition(IpAddr::is_ipv4);
+                let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = found
+                    .into_iter()
+                    .map(|ip| ip.to_canonical())
+                    .partition(IpAddr::is_ipv4);
                 match v4.first().or(v6.first()) {
                     Some(&ip) => (ip, true),
                     None => {

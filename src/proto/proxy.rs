@@ -48,7 +48,9 @@ impl Header {
     /// header names none. IPv4-mapped IPv6 addresses come back as IPv4.
     pub fn client(&self, peer: SocketAddr) -> SocketAddr {
         match self {
-            Header::Tcp { source, .. } => unmap(*source),
+            Header::Tcp { source, .. } => {
+                SocketAddr::new(source.ip().to_canonical(), source.port())
+            }
             Header::Local | Header::Unknown => peer,
         }
     }
@@ -295,20 +297,6 @@ pub fn encode_v2(h: &Header) -> Vec<u8> {
     out
 }
 
-fn unmap(a: SocketAddr) -> SocketAddr {
-    match a {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
-            None => a,
-        },
-        SocketAddr::V4(_) => a,
-    }
-}
-
-fn unmap_ip(ip: IpAddr) -> IpAddr {
-    unmap(SocketAddr::new(ip, 0)).ip()
-}
-
 /// One entry of proxy_trusted_addresses: an address, or a network in CIDR notation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Net {
@@ -363,7 +351,7 @@ impl Trusted {
             let addr: IpAddr = a
                 .parse()
                 .map_err(|_| format!("'{item}' is not an IP address or CIDR network"))?;
-            let addr = unmap_ip(addr);
+            let addr = addr.to_canonical();
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let prefix = match p {
                 None => max,
@@ -405,7 +393,7 @@ impl Trusted {
 
     /// Whether `ip` (an IPv4-mapped IPv6 address counts as IPv4) is a trusted balancer.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = unmap_ip(ip);
+        let ip = ip.to_canonical();
         self.0.iter().any(|n| n.contains(ip))
     }
 }

@@ -89,14 +89,15 @@ pub fn endpoints(fd: RawFd) -> io::Result<(SocketAddr, SocketAddr)> {
     Ok((unmap(local), unmap(peer)))
 }
 
-/// An IPv4-mapped IPv6 address (::ffff:a.b.c.d, seen on dual-stack listeners) as plain IPv4.
+/// An IPv4-mapped IPv6 address (::ffff:a.b.c.d, seen on dual-stack listeners) as plain IPv4;
+/// any other address as it is (an IPv6 one keeps its scope id).
 pub fn unmap(a: SocketAddr) -> SocketAddr {
-    if let SocketAddr::V6(v6) = a {
-        if let Some(v4) = v6.ip().to_ipv4_mapped() {
-            return SocketAddr::V4(SocketAddrV4::new(v4, v6.port()));
+    match a {
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
+            SocketAddr::new(a.ip().to_canonical(), a.port())
         }
+        _ => a,
     }
-    a
 }
 
 /// The addresses a host name resolves to, through the system's resolver (getaddrinfo, via
