@@ -182,6 +182,13 @@ fn add_closure(
     Ok(())
 }
 
+/// deny_file and hide_file: does `name` match, within `limits::GLOB_STEPS_MAX` steps? A
+/// pattern too complex to evaluate counts as a match: refuse or hide rather than allow.
+pub fn matches_or_refuse(pattern: &[u8], name: &[u8]) -> bool {
+    let mut budget = crate::limits::GLOB_STEPS_MAX;
+    matches(pattern, name, &mut budget).unwrap_or(true)
+}
+
 /// Whether `name` matches `pattern` as a whole (see the module header for the syntax).
 ///
 /// Every unit of work (a state entered, a state advanced over a byte, a byte compared)

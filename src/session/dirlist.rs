@@ -442,8 +442,7 @@ impl Walk<'_> {
             // SECURITY: a directory deny_file forbids is listed (as vsftpd lists it) but
             // never entered, as `LIST` of it would be refused.
             if let Some(d) = &self.job.deny {
-                let mut steps = limits::GLOB_STEPS_MAX;
-                if glob::matches(d, &name, &mut steps).unwrap_or(true) {
+                if glob::matches_or_refuse(d, &name) {
                     continue;
                 }
             }
@@ -512,8 +511,7 @@ fn read_dir_rows(
             }
         }
         if let Some(h) = &job.hide {
-            let mut steps = limits::GLOB_STEPS_MAX;
-            if glob::matches(h, name, &mut steps).unwrap_or(true) {
+            if glob::matches_or_refuse(h, name) {
                 continue;
             }
         }
@@ -641,10 +639,10 @@ fn emit(
                 ino,
             };
             // deny_file names are listed (as LIST lists them) but no command works on them.
-            let denied = job.deny.as_ref().is_some_and(|d| {
-                let mut steps = limits::GLOB_STEPS_MAX;
-                glob::matches(d, name, &mut steps).unwrap_or(true)
-            });
+            let denied = job
+                .deny
+                .as_ref()
+                .is_some_and(|d| glob::matches_or_refuse(d, name));
             let perm = m.access.perm(o.node(), rows.dir, denied);
             mlsx::format_entry(&o, mlsx::Role::Entry, m.facts, &perm, &mut line);
             line.extend_from_slice(b"\r\n");

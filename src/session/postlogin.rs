@@ -1108,10 +1108,7 @@ fn any_component_matches(pattern: Option<&str>, virt: &[u8]) -> bool {
     let Some(p) = pattern else { return false };
     virt.split(|&b| b == b'/')
         .filter(|c| !c.is_empty())
-        .any(|c| {
-            let mut budget = crate::limits::GLOB_STEPS_MAX;
-            glob::matches(p.as_bytes(), c, &mut budget).unwrap_or(true)
-        })
+        .any(|c| glob::matches_or_refuse(p.as_bytes(), c))
 }
 
 /// Split a client path into (everything before the last '/', included; last component).
