@@ -1042,21 +1042,25 @@ fn file_deleted_while_being_sent_arrives_whole() {
     assert_nothing_left(&inetd, &f, &seen, "after the deleted file");
 }
 
+/// `fixture`, serving downloads through sendfile(2) or through the copy loop.
+fn send_path_fixture(tag: &str, sendfile: bool) -> (Fixture, PathBuf) {
+    let path = if sendfile { "sendfile" } else { "copy" };
+    let (mut f, vlog) = fixture(&format!("{tag}-{path}"));
+    f.set(if sendfile {
+        "use_sendfile=YES"
+    } else {
+        "use_sendfile=NO"
+    });
+    (f, vlog)
+}
+
 /// Truncated under a download: the client gets a prefix of the original and a 451 (never
 /// a 226 for a short copy), with sendfile and with plain copies.
 #[test]
 fn file_truncated_while_being_sent_is_451_with_a_prefix() {
     require_root!();
     for sendfile in [true, false] {
-        let (mut f, vlog) = fixture(if sendfile {
-            "truncated-sendfile"
-        } else {
-            "truncated-copy"
-        });
-        f.set(&format!(
-            "use_sendfile={}",
-            if sendfile { "YES" } else { "NO" }
-        ));
+        let (f, vlog) = send_path_fixture("truncated", sendfile);
         let body = random_bytes(BIG, 81);
         let path = f.file("shrinks.bin", &body, 0o644);
         let inetd = f.inetd();
@@ -1209,15 +1213,7 @@ fn fifo_socket_and_device_are_refused_without_blocking() {
 fn file_growing_while_being_sent_is_complete() {
     require_root!();
     for sendfile in [true, false] {
-        let (mut f, vlog) = fixture(if sendfile {
-            "growing-sendfile"
-        } else {
-            "growing-copy"
-        });
-        f.set(&format!(
-            "use_sendfile={}",
-            if sendfile { "YES" } else { "NO" }
-        ));
+        let (f, vlog) = send_path_fixture("growing", sendfile);
         let body = random_bytes(BIG, 91);
         let path = f.file("grows.bin", &body, 0o644);
         let inetd = f.inetd();
